@@ -1,0 +1,270 @@
+package vfio.posix;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A connected AF_UNIX stream socket that can pass file descriptors (SCM_RIGHTS). One thread may send
+ * while another receives; concurrent senders must serialise themselves (a message must not be
+ * interleaved with another).
+ */
+public final class UnixSocket implements AutoCloseable {
+    static final int AF_UNIX = 1;
+    static final int SOCK_STREAM = 1;
+    static final int SOCK_CLOEXEC = 0x80000;
+    private static final int SOL_SOCKET = 1;
+    private static final int SCM_RIGHTS = 1;
+    private static final int MSG_NOSIGNAL = 0x4000;
+    private static final int MSG_CTRUNC = 0x8;
+    private static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    private static final int SHUT_RDWR = 2;
+    private static final int POLLIN = 1;
+    /** Most descriptors one message may carry (the kernel's SCM_MAX_FD is 253). */
+    public static final int MAX_FDS = 253;
+
+    // struct msghdr / iovec / cmsghdr layout on 64-bit Linux
+    private static final int MSG_IOV = 16;
+    private static final int MSG_IOVLEN = 24;
+    private static final int MSG_CONTROL = 32;
+    private static final int MSG_CONTROLLEN = 40;
+    private static final int MSG_FLAGS = 48;
+    private static final int MSGHDR_SIZE = 56;
+    private static final int IOV_SIZE = 16;
+    private static final int CMSG_HDR = 16;
+    private static final int SCRATCH_SIZE = MSGHDR_SIZE + IOV_SIZE + CMSG_HDR + MAX_FDS * 4 + 8;
+
+    private static final ThreadLocal<Memory> SCRATCH = ThreadLocal.withInitial(() -> new Memory(SCRATCH_SIZE));
+
+    private final Fd fd;
+
+    UnixSocket(Fd fd) {
+        this.fd = fd;
+    }
+
+    /**
+     * Connects to a listening socket.
+     *
+     * @throws ErrnoException ENOENT/ECONNREFUSED when nobody listens there (yet)
+     */
+    public static UnixSocket connect(Path path) throws ErrnoException {
+        Memory addr = sockaddr(path);
+        Fd fd = newSocket(path.toString());
+        try {
+            LibC.connect(fd.value(), Pointer.nativeValue(addr), (int) addr.size());
+            return new UnixSocket(fd);
+        } catch (LastErrorException e) {
+            fd.close();
+            throw Native.error("connect(" + path + ")", e);
+        }
+    }
+
+    /** @return two connected sockets (socketpair), each owned by the caller */
+    public static UnixSocket[] pair() throws ErrnoException {
+        int[] sv = new int[2];
+        try {
+            LibC.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+        } catch (LastErrorException e) {
+            throw Native.error("socketpair", e);
+        }
+        return new UnixSocket[] {new UnixSocket(Fd.adopt(sv[0], "socketpair")),
+                new UnixSocket(Fd.adopt(sv[1], "socketpair"))};
+    }
+
+    static Fd newSocket(String what) throws ErrnoException {
+        try {
+            return Fd.adopt(LibC.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket " + what);
+        } catch (LastErrorException e) {
+            throw Native.error("socket(AF_UNIX)", e);
+        }
+    }
+
+    static Memory sockaddr(Path path) {
+        byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
+        if (p.length > 107) {
+            throw new IllegalArgumentException("UNIX socket path too long (" + p.length
+                    + " bytes, the limit is 107): " + path + "; use a shorter directory");
+        }
+        Memory addr = new Memory(2 + 108);
+        addr.clear();
+        addr.setShort(0, (short) AF_UNIX);
+        addr.write(2, p, 0, p.length);
+        return addr;
+    }
+
+    /** @return the socket's descriptor (owned by this object) */
+    public Fd fd() {
+        return fd;
+    }
+
+    /**
+     * Sends all of {@code src}; the descriptors travel with the first bytes (in the same sendmsg).
+     *
+     * @param fds descriptors to pass (not closed; the peer receives duplicates); may be empty
+     */
+    public void send(ByteBuffer src, int[] fds) throws ErrnoException {
+        if (fds.length > MAX_FDS) {
+            throw new IllegalArgumentException(fds.length + " descriptors in one message, the limit is " + MAX_FDS);
+        }
+        Memory s = SCRATCH.get();
+        boolean first = true;
+        while (src.hasRemaining() || (first && fds.length > 0)) {
+            int len = src.remaining();
+            boolean direct = src.isDirect();
+            Memory copy = direct ? null : Native.scratch(Math.max(1, len));
+            long data = direct ? Native.address(src) : Pointer.nativeValue(copy);
+            if (!direct) {
+                copy.write(0, src.array(), src.arrayOffset() + src.position(), len);
+            }
+            s.clear(MSGHDR_SIZE + IOV_SIZE);
+            long iov = Pointer.nativeValue(s) + MSGHDR_SIZE;
+            s.setLong(MSGHDR_SIZE, data);
+            s.setLong(MSGHDR_SIZE + 8, len);
+            s.setLong(MSG_IOV, iov);
+            s.setLong(MSG_IOVLEN, 1);
+            if (first && fds.length > 0) {
+                int ctl = MSGHDR_SIZE + IOV_SIZE;
+                int dataLen = fds.length * 4;
+                s.setLong(ctl, CMSG_HDR + dataLen);
+                s.setInt(ctl + 8, SOL_SOCKET);
+                s.setInt(ctl + 12, SCM_RIGHTS);
+                for (int i = 0; i < fds.length; i++) {
+                    s.setInt(ctl + CMSG_HDR + 4L * i, fds[i]);
+                }
+                s.setLong(MSG_CONTROL, Pointer.nativeValue(s) + ctl);
+                s.setLong(MSG_CONTROLLEN, CMSG_HDR + align8(dataLen));
+            }
+            long n;
+            try {
+                n = LibC.sendmsg(fd.value(), Pointer.nativeValue(s), MSG_NOSIGNAL);
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() == Errno.EINTR) {
+                    continue;
+                }
+                throw Native.error("sendmsg(" + fd.what() + ")", e);
+            }
+            first = false;
+            src.position(src.position() + (int) n);
+        }
+    }
+
+    /**
+     * One recvmsg into {@code dst}. Received descriptors are close-on-exec and appended to {@code fds}
+     * as owned {@link Fd}s (the caller closes them).
+     *
+     * @param maxFds how many descriptors this read accepts; more is a protocol error
+     * @return bytes read; 0 when the peer closed the connection
+     * @throws ErrnoException on a socket error, or EMSGSIZE if more descriptors came than accepted
+     *                        (they are closed)
+     */
+    public int receive(ByteBuffer dst, List<Fd> fds, int maxFds) throws ErrnoException {
+        if (maxFds > MAX_FDS) {
+            throw new IllegalArgumentException("maxFds " + maxFds + " > " + MAX_FDS);
+        }
+        Memory s = SCRATCH.get();
+        int len = dst.remaining();
+        boolean direct = dst.isDirect();
+        Memory copy = direct ? null : Native.scratch(Math.max(1, len));
+        long data = direct ? Native.address(dst) : Pointer.nativeValue(copy);
+        int ctl = MSGHDR_SIZE + IOV_SIZE;
+        int ctlLen = maxFds > 0 ? CMSG_HDR + align8(maxFds * 4) : 0;
+        s.clear(ctl + ctlLen);
+        s.setLong(MSGHDR_SIZE, data);
+        s.setLong(MSGHDR_SIZE + 8, len);
+        s.setLong(MSG_IOV, Pointer.nativeValue(s) + MSGHDR_SIZE);
+        s.setLong(MSG_IOVLEN, 1);
+        if (ctlLen > 0) {
+            s.setLong(MSG_CONTROL, Pointer.nativeValue(s) + ctl);
+            s.setLong(MSG_CONTROLLEN, ctlLen);
+        }
+        long n;
+        while (true) {
+            try {
+                n = LibC.recvmsg(fd.value(), Pointer.nativeValue(s), MSG_CMSG_CLOEXEC);
+                break;
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() != Errno.EINTR) {
+                    throw Native.error("recvmsg(" + fd.what() + ")", e);
+                }
+            }
+        }
+        int before = fds.size();
+        long controlLen = s.getLong(MSG_CONTROLLEN);
+        long off = 0;
+        while (ctlLen > 0 && off + CMSG_HDR <= controlLen) {
+            long cmsgLen = s.getLong(ctl + off);
+            if (cmsgLen < CMSG_HDR || off + cmsgLen > controlLen) {
+                break;
+            }
+            if (s.getInt(ctl + off + 8) == SOL_SOCKET && s.getInt(ctl + off + 12) == SCM_RIGHTS) {
+                int count = (int) ((cmsgLen - CMSG_HDR) / 4);
+                for (int i = 0; i < count; i++) {
+                    fds.add(Fd.adopt(s.getInt(ctl + off + CMSG_HDR + 4L * i), "received fd"));
+                }
+            }
+            off += align8((int) cmsgLen);
+        }
+        if ((s.getInt(MSG_FLAGS) & MSG_CTRUNC) != 0 || fds.size() - before > maxFds) {
+            while (fds.size() > before) {
+                fds.remove(fds.size() - 1).close();
+            }
+            throw new ErrnoException("recvmsg(" + fd.what() + ")", Errno.EMSGSIZE,
+                    "the peer sent more file descriptors than the " + maxFds + " expected; they were closed");
+        }
+        if (!direct && n > 0) {
+            copy.read(0, dst.array(), dst.arrayOffset() + dst.position(), (int) n);
+        }
+        dst.position(dst.position() + (int) n);
+        return (int) n;
+    }
+
+    /**
+     * Waits until the socket is readable (data, end of stream or error).
+     *
+     * @param timeoutMs -1 waits forever
+     * @return false on timeout
+     */
+    public boolean awaitReadable(int timeoutMs) throws ErrnoException {
+        return poll(fd, timeoutMs);
+    }
+
+    static boolean poll(Fd fd, int timeoutMs) throws ErrnoException {
+        Memory p = new Memory(8);
+        p.setInt(0, fd.value());
+        p.setShort(4, (short) POLLIN);
+        p.setShort(6, (short) 0);
+        try {
+            return LibC.poll(Pointer.nativeValue(p), 1, timeoutMs) > 0;
+        } catch (LastErrorException e) {
+            if (e.getErrorCode() == Errno.EINTR) {
+                return false;
+            }
+            throw Native.error("poll(" + fd.what() + ")", e);
+        }
+    }
+
+    /** Shuts both directions down: a thread blocked in {@link #receive} returns 0. Idempotent. */
+    public void shutdown() {
+        if (fd.isOpen()) {
+            try {
+                LibC.shutdown(fd.value(), SHUT_RDWR);
+            } catch (LastErrorException | IllegalStateException e) {
+                // already shut down or closed
+            }
+        }
+    }
+
+    /** Closes the socket. Idempotent. Call {@link #shutdown()} first to wake a blocked receiver. */
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    private static int align8(int n) {
+        return (n + 7) & ~7;
+    }
+}
