@@ -14,6 +14,8 @@ public final class Fd implements AutoCloseable {
     public static final int O_RDONLY = 0;
     public static final int O_WRONLY = 1;
     public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0x40;
+    public static final int O_NOFOLLOW = 0x20000;
     public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
 
@@ -47,8 +49,18 @@ public final class Fd implements AutoCloseable {
      * @throws ErrnoException naming the path if the open fails
      */
     public static Fd open(String path, int flags) throws ErrnoException {
+        return open(path, flags, 0);
+    }
+
+    /**
+     * Opens or creates a file ({@link #O_CLOEXEC} is always added).
+     *
+     * @param mode permission bits for a file that {@link #O_CREAT} creates, e.g. {@code 0600}
+     * @throws ErrnoException naming the path if the open fails
+     */
+    public static Fd open(String path, int flags, int mode) throws ErrnoException {
         try {
-            return new Fd(LibC.open(path, flags | O_CLOEXEC, 0), path);
+            return new Fd(LibC.open(path, flags | O_CLOEXEC, mode), path);
         } catch (LastErrorException e) {
             throw Native.error("open(" + path + ")", e);
         }
@@ -79,6 +91,15 @@ public final class Fd implements AutoCloseable {
             return new Fd(LibC.fcntl(value(), 1030 /* F_DUPFD_CLOEXEC */, 0), what);
         } catch (LastErrorException e) {
             throw Native.error("dup(" + what + ")", e);
+        }
+    }
+
+    /** Sets the file's size (ftruncate). */
+    public void truncate(long size) throws ErrnoException {
+        try {
+            LibC.ftruncate(value(), size);
+        } catch (LastErrorException e) {
+            throw Native.error("ftruncate(" + what + ")", e, size + " bytes");
         }
     }
 
