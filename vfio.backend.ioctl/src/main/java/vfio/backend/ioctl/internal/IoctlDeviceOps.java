@@ -89,7 +89,7 @@ final class IoctlDeviceOps implements DeviceIoOps {
             DeviceInfo info = readDeviceInfo(attachment.device());
             List<RegionInfo> regions = new ArrayList<>(info.numRegions());
             for (int i = 0; i < info.numRegions(); i++) {
-                regions.add(readRegionInfo(attachment.device(), i));
+                regions.add(readRegionInfoOrAbsent(attachment.device(), i));
             }
             return new IoctlDeviceOps(name, attachment, info, List.copyOf(regions));
         } catch (RuntimeException e) {
@@ -109,6 +109,22 @@ final class IoctlDeviceOps implements DeviceIoOps {
             throw KernelErrors.backend("VFIO_DEVICE_GET_INFO", e, "cannot read the device info of " + device.what());
         }
         return VfioStructs.decodeDeviceInfo(arg.getByteBuffer(0, DEVICE_INFO_SIZE), "VFIO_DEVICE_GET_INFO");
+    }
+
+    /**
+     * As {@link #readRegionInfo}, but a region the kernel does not implement for this device (EINVAL:
+     * vfio-pci's VGA region of a non-VGA device) is reported with size 0 and no flags, as the SPI
+     * describes absent regions.
+     */
+    static RegionInfo readRegionInfoOrAbsent(KernelFile device, int index) {
+        try {
+            return readRegionInfo(device, index);
+        } catch (BackendException e) {
+            if (e.errno() == Errno.EINVAL) {
+                return new RegionInfo(index, 0, 0, 0);
+            }
+            throw e;
+        }
     }
 
     /**
