@@ -1,0 +1,535 @@
+package vfio.core.region;
+
+import java.lang.System.Logger.Level;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.Objects;
+import vfio.api.backend.BackendCapability;
+import vfio.api.backend.MappedArea;
+import vfio.api.device.BackendException;
+import vfio.api.device.DeviceUnavailableException;
+import vfio.api.device.NotSupportedException;
+import vfio.api.device.OutOfRangeException;
+import vfio.api.device.Pci;
+import vfio.api.device.Region;
+import vfio.api.device.RegionCapability.SparseArea;
+import vfio.api.device.RegionInfo;
+import vfio.core.session.BackendSession;
+import vfio.core.session.SessionSource;
+
+/**
+ * One region of a device, the same object across every backend the device is bound to.
+ *
+ * <p><b>Fast path</b> (mapped areas): read {@link #view}; if the access is aligned and inside one
+ * mapped chunk, access the memory with volatile semantics ({@link VarHandle#getVolatile} and {@link
+ * VarHandle#setVolatile} for 2, 4 and 8 bytes; a plain byte access between fences for 1 byte, which
+ * has no byte-buffer VarHandle), then read {@link #view} again. If it is unchanged, or changed
+ * without the old view being revoked (mapping disabled, or the binder has not revoked yet), the
+ * access reached the device. Otherwise it raced with an unmap: a read is redone on the slow path
+ * (so a read with side effects may reach the device twice in that rare race), a write throws
+ * {@link DeviceUnavailableException} saying it may or may not have reached the device. See {@link
+ * MappedView} for why this can never fault.
+ *
+ * <p><b>Slow path</b> (everything else, including unaligned accesses and accesses straddling a
+ * mapped and an unmapped part, which the backend then performs as it sees fit): range checks, then
+ * the backend's region read or write through the session gate, with a per-thread 8-byte buffer so
+ * that scalar accesses allocate nothing.
+ *
+ * <p><b>Threading:</b> accessors from any thread. {@link #setUp}, {@link #publish}, {@link
+ * #withdraw} and {@link #tearDown} are the binder's, one at a time.
+ */
+public final class DeviceRegion implements Region {
+    private static final System.Logger LOG = System.getLogger("vfio.core.region");
+    private static final VarHandle SHORT = MethodHandles.byteBufferViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final ThreadLocal<ByteBuffer> SCRATCH =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN));
+    /** Largest slow-path transfer handed to a backend in one call. */
+    private static final int MAX_SLOW_TRANSFER = 1 << 20;
+
+    private final SessionSource device;
+    private final int index;
+    private final String name;
+
+    /** What accessors use: the published mapping, or null for "slow path only". */
+    private volatile MappedView view;
+    private volatile RegionInfo info;
+    private volatile boolean mappingEnabled = true;
+    private volatile boolean posted;
+
+    // Guarded by this: the mapping of the current session, published or not.
+    private MappedView mapping;
+    private BackendSession mappedIn;
+    private boolean published;
+
+    /**
+     * @param device where backend sessions come from
+     * @param index  the region index
+     * @param info   the region's info as first reported
+     */
+    public DeviceRegion(SessionSource device, int index, RegionInfo info) {
+        this.device = device;
+        this.index = index;
+        this.name = Pci.regionName(index);
+        this.info = info;
+    }
+
+    @Override
+    public int index() {
+        return index;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public long size() {
+        return info.size();
+    }
+
+    @Override
+    public RegionInfo info() {
+        return info;
+    }
+
+    @Override
+    public List<SparseArea> mappedRanges() {
+        MappedView v = view;
+        return v == null ? List.of() : v.ranges();
+    }
+
+    /** @return whether the driver allows the mapped fast path */
+    public boolean isMappingEnabled() {
+        return mappingEnabled;
+    }
+
+    @Override
+    public synchronized void setMappingEnabled(boolean enabled) {
+        mappingEnabled = enabled;
+        view = enabled && published ? mapping : null;
+    }
+
+    @Override
+    public void setPostedWrites(boolean posted) {
+        this.posted = posted;
+    }
+
+    // ---------------------------------------------------------------- fast path: reads
+
+    @Override
+    public int read8(long offset) {
+        MappedView v = view;
+        if (v != null) {
+            int c = v.chunk(offset, 1);
+            if (c >= 0) {
+                int value = v.buffers[c].get((int) (offset - v.starts[c])) & 0xff;
+                VarHandle.acquireFence(); // the load is done before view is read again
+                if (view == v || !v.revoked) {
+                    Reference.reachabilityFence(v);
+                    return value;
+                }
+            }
+        }
+        Reference.reachabilityFence(v);
+        return (int) readSlow(offset, 1);
+    }
+
+    @Override
+    public int read16(long offset) {
+        MappedView v = view;
+        if (v != null) {
+            int c = v.chunk(offset, 2);
+            if (c >= 0) {
+                int value = (short) SHORT.getVolatile(v.buffers[c], (int) (offset - v.starts[c])) & 0xffff;
+                if (view == v || !v.revoked) {
+                    Reference.reachabilityFence(v);
+                    return value;
+                }
+            }
+        }
+        Reference.reachabilityFence(v);
+        return (int) readSlow(offset, 2);
+    }
+
+    @Override
+    public int read32(long offset) {
+        MappedView v = view;
+        if (v != null) {
+            int c = v.chunk(offset, 4);
+            if (c >= 0) {
+                int value = (int) INT.getVolatile(v.buffers[c], (int) (offset - v.starts[c]));
+                if (view == v || !v.revoked) {
+                    Reference.reachabilityFence(v);
+                    return value;
+                }
+            }
+        }
+        Reference.reachabilityFence(v);
+        return (int) readSlow(offset, 4);
+    }
+
+    @Override
+    public long read64(long offset) {
+        MappedView v = view;
+        if (v != null) {
+            int c = v.chunk(offset, 8);
+            if (c >= 0) {
+                long value = (long) LONG.getVolatile(v.buffers[c], (int) (offset - v.starts[c]));
+                if (view == v || !v.revoked) {
+                    Reference.reachabilityFence(v);
+                    return value;
+                }
+            }
+        }
+        Reference.reachabilityFence(v);
+        return readSlow(offset, 8);
+    }
+
+    // ---------------------------------------------------------------- fast path: writes
+
+    @Override
+    public void write8(long offset, int value) {
+        MappedView v = view;
+        if (v != null) {
+            int c = v.chunk(offset, 1);
+            if (c >= 0) {
+                VarHandle.releaseFence();
+                v.buffers[c].put((int) (offset - v.starts[c]), (byte) value);
+                VarHandle.fullFence(); // the store is visible before view is read again
+                checkWriteLanded(v, offset, 1);
+                return;
+            }
+        }
+        Reference.reachabilityFence(v);
+        writeSlow(offset, 1, value);
+    }
+
+    @Override
+    public void write16(long offset, int value) {
+        MappedView v = view;
+        if (v != null) {
+            int c = v.chunk(offset, 2);
+            if (c >= 0) {
+                SHORT.setVolatile(v.buffers[c], (int) (offset - v.starts[c]), (short) value);
+                checkWriteLanded(v, offset, 2);
+                return;
+            }
+        }
+        Reference.reachabilityFence(v);
+        writeSlow(offset, 2, value);
+    }
+
+    @Override
+    public void write32(long offset, int value) {
+        MappedView v = view;
+        if (v != null) {
+            int c = v.chunk(offset, 4);
+            if (c >= 0) {
+                INT.setVolatile(v.buffers[c], (int) (offset - v.starts[c]), value);
+                checkWriteLanded(v, offset, 4);
+                return;
+            }
+        }
+        Reference.reachabilityFence(v);
+        writeSlow(offset, 4, value);
+    }
+
+    @Override
+    public void write64(long offset, long value) {
+        MappedView v = view;
+        if (v != null) {
+            int c = v.chunk(offset, 8);
+            if (c >= 0) {
+                LONG.setVolatile(v.buffers[c], (int) (offset - v.starts[c]), value);
+                checkWriteLanded(v, offset, 8);
+                return;
+            }
+        }
+        Reference.reachabilityFence(v);
+        writeSlow(offset, 8, value);
+    }
+
+    /** After a mapped store: throws if the view was revoked meanwhile (the store may be lost). */
+    private void checkWriteLanded(MappedView v, long offset, int width) {
+        if (view != v && v.revoked) {
+            Reference.reachabilityFence(v);
+            throw raced(offset, width);
+        }
+        Reference.reachabilityFence(v);
+    }
+
+    private DeviceUnavailableException raced(long offset, long length) {
+        return new DeviceUnavailableException("write of " + length + " bytes at 0x" + Long.toHexString(offset)
+                + " to " + this + " raced with an unmap (the backend is being swapped): it may or may not"
+                + " have reached the device; check the device state and write again if needed");
+    }
+
+    // ---------------------------------------------------------------- bulk
+
+    @Override
+    public void read(long offset, byte[] dst, int dstOffset, int length) {
+        Objects.checkFromIndexSize(dstOffset, length, dst.length);
+        MappedView v = view;
+        if (v != null && length > 0) {
+            int c = v.chunkContaining(offset, length);
+            if (c >= 0) {
+                v.buffers[c].get((int) (offset - v.starts[c]), dst, dstOffset, length);
+                VarHandle.fullFence();
+                if (view == v || !v.revoked) {
+                    Reference.reachabilityFence(v);
+                    return;
+                }
+            }
+        }
+        Reference.reachabilityFence(v);
+        bulkSlow(offset, ByteBuffer.wrap(dst, dstOffset, length), true);
+    }
+
+    @Override
+    public void write(long offset, byte[] src, int srcOffset, int length) {
+        Objects.checkFromIndexSize(srcOffset, length, src.length);
+        MappedView v = view;
+        if (v != null && length > 0) {
+            int c = v.chunkContaining(offset, length);
+            if (c >= 0) {
+                VarHandle.releaseFence();
+                v.buffers[c].put((int) (offset - v.starts[c]), src, srcOffset, length);
+                VarHandle.fullFence();
+                if (view != v && v.revoked) {
+                    Reference.reachabilityFence(v);
+                    throw raced(offset, length);
+                }
+                Reference.reachabilityFence(v);
+                return;
+            }
+        }
+        Reference.reachabilityFence(v);
+        bulkSlow(offset, ByteBuffer.wrap(src, srcOffset, length), false);
+    }
+
+    // ---------------------------------------------------------------- slow path
+
+    private long readSlow(long offset, int width) {
+        check(info, offset, width, true);
+        BackendSession s = device.enter(this);
+        try {
+            check(info, offset, width, true); // the info of the session we entered
+            ByteBuffer b = SCRATCH.get().clear().limit(width);
+            s.ops().regionRead(index, offset, b);
+            if (b.position() != width) {
+                throw shortTransfer("REGION_READ", s, offset, b.position(), width);
+            }
+            return switch (width) {
+                case 1 -> b.get(0) & 0xffL;
+                case 2 -> b.getShort(0) & 0xffffL;
+                case 4 -> b.getInt(0) & 0xffffffffL;
+                default -> b.getLong(0);
+            };
+        } catch (DeviceUnavailableException e) {
+            throw s.lost(e);
+        } finally {
+            s.exit();
+        }
+    }
+
+    private void writeSlow(long offset, int width, long value) {
+        check(info, offset, width, false);
+        BackendSession s = device.enter(this);
+        try {
+            check(info, offset, width, false);
+            ByteBuffer b = SCRATCH.get().clear().limit(width);
+            switch (width) {
+                case 1 -> b.put(0, (byte) value);
+                case 2 -> b.putShort(0, (short) value);
+                case 4 -> b.putInt(0, (int) value);
+                default -> b.putLong(0, value);
+            }
+            boolean post = posted && s.has(BackendCapability.POSTED_WRITES);
+            try {
+                s.ops().regionWrite(index, offset, b, post);
+            } catch (BackendException e) {
+                if (!post) {
+                    throw e;
+                }
+                LOG.log(Level.WARNING, "posted write of " + width + " bytes at 0x" + Long.toHexString(offset)
+                        + " to " + this + " failed: " + e.getMessage());
+                return;
+            }
+            if (!post && b.hasRemaining()) {
+                throw shortTransfer("REGION_WRITE", s, offset, b.position(), width);
+            }
+        } catch (DeviceUnavailableException e) {
+            throw s.lost(e);
+        } finally {
+            s.exit();
+        }
+    }
+
+    private void bulkSlow(long offset, ByteBuffer data, boolean read) {
+        int length = data.remaining();
+        check(info, offset, length, read);
+        if (length == 0) {
+            return;
+        }
+        BackendSession s = device.enter(this);
+        try {
+            check(info, offset, length, read);
+            int start = data.position();
+            for (int done = 0; done < length; ) {
+                int n = Math.min(MAX_SLOW_TRANSFER, length - done);
+                data.limit(start + done + n).position(start + done);
+                if (read) {
+                    s.ops().regionRead(index, offset + done, data);
+                } else {
+                    s.ops().regionWrite(index, offset + done, data, false);
+                }
+                if (data.hasRemaining()) {
+                    throw shortTransfer(read ? "REGION_READ" : "REGION_WRITE", s, offset + done,
+                            data.position() - start - done, n);
+                }
+                done += n;
+            }
+        } catch (DeviceUnavailableException e) {
+            throw s.lost(e);
+        } finally {
+            s.exit();
+        }
+    }
+
+    private void check(RegionInfo i, long offset, long length, boolean read) {
+        if (offset < 0 || length > i.size() || offset > i.size() - length) {
+            throw new OutOfRangeException((read ? "read" : "write") + " of " + length + " bytes at 0x"
+                    + Long.toHexString(offset) + " is outside " + this + ", whose size is 0x"
+                    + Long.toHexString(i.size()) + " (" + i.size() + ") bytes");
+        }
+        int needed = read ? RegionInfo.FLAG_READ : RegionInfo.FLAG_WRITE;
+        if (!i.has(needed)) {
+            throw new NotSupportedException(this + " cannot be " + (read ? "read" : "written")
+                    + ": the backend reports flags 0x" + Integer.toHexString(i.flags()));
+        }
+    }
+
+    private BackendException shortTransfer(String op, BackendSession s, long offset, int done, int wanted) {
+        return new BackendException(op, 0, null, "backend " + s.backendId() + " transferred " + done + " of "
+                + wanted + " bytes at 0x" + Long.toHexString(offset) + " of " + this);
+    }
+
+    // ---------------------------------------------------------------- lifecycle (binder thread)
+
+    /**
+     * Takes the region's info from a new session and maps what the layout allows, without letting
+     * accessors use it yet ({@link #publish}). A layout the core rejects or a backend that cannot
+     * map leaves the region on the slow path, logged.
+     *
+     * @throws DeviceUnavailableException if the backend is gone (the bind fails)
+     */
+    public void setUp(BackendSession s, RegionInfo newInfo) {
+        synchronized (this) {
+            info = newInfo;
+        }
+        List<SparseArea> areas;
+        try {
+            areas = RegionLayout.mappableAreas(device.deviceName(), newInfo);
+        } catch (RegionLayout.InvalidLayoutException e) {
+            LOG.log(Level.WARNING, e.getMessage());
+            return;
+        }
+        if (areas.isEmpty()) {
+            return;
+        }
+        if (!s.has(BackendCapability.REGION_MAP)) {
+            LOG.log(Level.DEBUG, () -> "backend " + s.backendId() + " cannot map regions; " + this
+                    + " uses region read/write");
+            return;
+        }
+        List<MappedArea> mapped;
+        try {
+            mapped = s.ops().regionMap(newInfo, areas);
+        } catch (NotSupportedException | BackendException e) {
+            LOG.log(Level.WARNING, "backend " + s.backendId() + " could not map " + this + ": " + e.getMessage()
+                    + "; using region read/write");
+            return;
+        }
+        if (mapped == null || mapped.isEmpty()) {
+            return;
+        }
+        MappedView m;
+        try {
+            m = MappedView.of(mapped, areas);
+        } catch (IllegalArgumentException e) {
+            // Nobody has seen these addresses, so there is nothing to revoke; the backend releases them.
+            LOG.log(Level.ERROR, "backend " + s.backendId() + " mapped " + this + " wrongly (" + e.getMessage()
+                    + "); using region read/write");
+            try {
+                s.ops().regionUnmap(index, mapped);
+            } catch (RuntimeException ex) {
+                LOG.log(Level.WARNING, "region unmap of " + this + " failed: " + ex.getMessage());
+            }
+            return;
+        }
+        synchronized (this) {
+            mapping = m;
+            mappedIn = s;
+        }
+    }
+
+    /** Lets accessors use the mapping set up by {@link #setUp} (unless the driver disabled it). */
+    public synchronized void publish() {
+        published = true;
+        view = mappingEnabled ? mapping : null;
+    }
+
+    /** Sends every new access to the slow path; the mapping stays until {@link #tearDown}. */
+    public synchronized void withdraw() {
+        published = false;
+        view = null;
+    }
+
+    /**
+     * Releases what {@link #setUp} mapped for session {@code s}: revokes the mapping, then calls the
+     * backend's region unmap, exactly once per successful map. Call after {@link #withdraw()} and
+     * after the session's gate has drained. Errors are logged, never thrown.
+     */
+    public void tearDown(BackendSession s) {
+        MappedView m;
+        synchronized (this) {
+            if (mappedIn != s || mapping == null) {
+                return;
+            }
+            m = mapping;
+            mapping = null;
+            mappedIn = null;
+            published = false;
+            view = null;
+        }
+        try {
+            if (m.revoke()) {
+                try {
+                    s.ops().regionUnmap(index, m.areas());
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "backend " + s.backendId() + " failed to unmap " + this + ": "
+                            + e.getMessage());
+                }
+            }
+        } finally {
+            Reference.reachabilityFence(m); // the placeholder stays mapped until regionUnmap returned
+        }
+    }
+
+    /** Marks the region as absent on the current backend (it reports fewer regions): size 0. */
+    public synchronized void setAbsent() {
+        info = new RegionInfo(index, 0, 0, 0);
+    }
+
+    @Override
+    public String toString() {
+        return "region " + name + " of device " + device.deviceName();
+    }
+}

@@ -1,0 +1,198 @@
+package vfio.core.region;
+
+import java.lang.System.Logger.Level;
+import java.lang.ref.Cleaner;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import vfio.api.backend.MappedArea;
+import vfio.api.device.RegionCapability.SparseArea;
+import vfio.posix.ErrnoException;
+import vfio.posix.MappedMemory;
+
+/**
+ * The mapped areas of one region on one backend session, as accessors see them: immutable, published
+ * through the region's volatile {@code view} field and revoked before the backend unmaps.
+ *
+ * <p><b>Revocation protocol.</b> An accessor reads {@code view}, accesses a buffer of this view, then
+ * reads {@code view} again; if it changed and {@link #revoked} is set, the access may have hit the
+ * placeholder memory and is redone (reads) or reported (writes). To unmap, the core first sets
+ * {@code view} to null, then calls {@link #revoke()}: {@code revoked = true}, then every area's
+ * pages are replaced in place by private anonymous memory (mmap {@code MAP_FIXED}), so an accessor
+ * still holding this view reads zeros or writes into nothing and never faults. Only then does the
+ * backend's {@code regionUnmap} run. The placeholder pages are unmapped by a {@link Cleaner} once
+ * this object is unreachable, which accessors prevent with {@code Reference.reachabilityFence} for as
+ * long as they may touch its buffers.
+ *
+ * <p>Areas larger than {@link #CHUNK} are viewed as several buffers (a {@link ByteBuffer} holds at
+ * most 2 GiB); an aligned access of at most 8 bytes never crosses a chunk boundary.
+ */
+final class MappedView {
+    /** Largest buffer an area is viewed through: 1 GiB, a multiple of every page size. */
+    static final long CHUNK = 1L << 30;
+    private static final System.Logger LOG = System.getLogger("vfio.core.region");
+    private static final Cleaner CLEANER = Cleaner.create(r -> {
+        Thread t = new Thread(r, "vfio-region-cleaner");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Region offset of each chunk's first byte. */
+    final long[] starts;
+    /** Size of each chunk in bytes. */
+    final long[] sizes;
+    /** Little-endian direct view of each chunk. */
+    final ByteBuffer[] buffers;
+    /** Set (before the pages are replaced) when the view is revoked; read by accessors after a race. */
+    volatile boolean revoked;
+
+    private final List<MappedArea> areas;
+    private final Placeholder placeholder;
+
+    private MappedView(List<MappedArea> areas, List<MappedMemory> memories, long[] starts, long[] sizes,
+            ByteBuffer[] buffers) {
+        this.areas = areas;
+        this.starts = starts;
+        this.sizes = sizes;
+        this.buffers = buffers;
+        this.placeholder = new Placeholder(memories);
+        CLEANER.register(this, placeholder);
+    }
+
+    /**
+     * Builds the view of the areas a backend mapped, after checking them against what was asked.
+     *
+     * @param mapped    what {@code regionMap} returned
+     * @param requested what the core asked to map (validated, sorted)
+     * @throws IllegalArgumentException if an area was not asked for, is out of order or not page
+     *                                  aligned: the backend broke the {@code regionMap} contract
+     */
+    static MappedView of(List<MappedArea> mapped, List<SparseArea> requested) {
+        List<SparseArea> left = new ArrayList<>(requested);
+        long previousEnd = 0;
+        for (MappedArea a : mapped) {
+            SparseArea asked = new SparseArea(a.offset(), a.size());
+            if (!left.contains(asked)) {
+                throw new IllegalArgumentException("area " + RegionLayout.describe(asked) + " was not asked for");
+            }
+            if (a.offset() < previousEnd) {
+                throw new IllegalArgumentException("area " + RegionLayout.describe(asked) + " is out of order");
+            }
+            if ((a.address() & (MappedMemory.pageSize() - 1)) != 0) {
+                throw new IllegalArgumentException("area " + RegionLayout.describe(asked) + " has address 0x"
+                        + Long.toHexString(a.address()) + ", not page aligned");
+            }
+            left.remove(asked);
+            previousEnd = asked.end();
+        }
+        List<MappedMemory> memories = new ArrayList<>();
+        List<long[]> chunks = new ArrayList<>();
+        for (MappedArea a : mapped) {
+            memories.add(MappedMemory.adopt(a.address(), a.size()));
+            for (long done = 0; done < a.size(); done += CHUNK) {
+                chunks.add(new long[] {a.offset() + done, Math.min(CHUNK, a.size() - done), a.address() + done});
+            }
+        }
+        long[] starts = new long[chunks.size()];
+        long[] sizes = new long[chunks.size()];
+        ByteBuffer[] buffers = new ByteBuffer[chunks.size()];
+        for (int i = 0; i < chunks.size(); i++) {
+            long[] c = chunks.get(i);
+            starts[i] = c[0];
+            sizes[i] = c[1];
+            buffers[i] = MappedMemory.adopt(c[2], c[1]).view();
+        }
+        return new MappedView(List.copyOf(mapped), memories, starts, sizes, buffers);
+    }
+
+    /**
+     * @return the chunk that holds the aligned access of {@code width} bytes at region offset {@code
+     *         offset}, or -1 if the access is unaligned or not inside one chunk (the slow path's case)
+     */
+    int chunk(long offset, int width) {
+        long[] s = starts;
+        long[] z = sizes;
+        for (int i = 0; i < s.length; i++) {
+            long rel = offset - s[i];
+            if (rel >= 0 && rel <= z[i] - width) {
+                return (rel & (width - 1)) == 0 ? i : -1;
+            }
+        }
+        return -1;
+    }
+
+    /** @return the chunk that holds all of {@code [offset, offset+length)}, or -1 */
+    int chunkContaining(long offset, long length) {
+        for (int i = 0; i < starts.length; i++) {
+            long rel = offset - starts[i];
+            if (rel >= 0 && rel <= sizes[i] - length) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** @return the areas as the backend returned them (what {@code regionUnmap} gets) */
+    List<MappedArea> areas() {
+        return areas;
+    }
+
+    /** @return the mapped byte ranges, sorted */
+    List<SparseArea> ranges() {
+        List<SparseArea> r = new ArrayList<>(areas.size());
+        for (MappedArea a : areas) {
+            r.add(new SparseArea(a.offset(), a.size()));
+        }
+        return List.copyOf(r);
+    }
+
+    /**
+     * Revokes the view: marks it revoked, then replaces every area's pages with inert private memory.
+     * Call only after the region's {@code view} no longer refers to this object.
+     *
+     * @return whether every area was replaced; if not, the backend must not be told to unmap (its
+     *         pages are still reachable through this view) and the failure has been logged
+     */
+    boolean revoke() {
+        revoked = true;
+        boolean all = true;
+        for (MappedMemory m : placeholder.memories) {
+            try {
+                m.revoke();
+            } catch (ErrnoException e) {
+                all = false;
+                LOG.log(Level.ERROR, "cannot revoke mapped area " + m + ": " + e.getMessage()
+                        + "; the backend keeps that mapping until the process exits");
+            }
+        }
+        placeholder.retired = all;
+        return all;
+    }
+
+    /**
+     * What the cleaner unmaps: the placeholder pages left after revocation. Holds no reference to
+     * the view (a cleaning action must not).
+     */
+    private static final class Placeholder implements Runnable {
+        final List<MappedMemory> memories;
+        volatile boolean retired;
+
+        Placeholder(List<MappedMemory> memories) {
+            this.memories = memories;
+        }
+
+        @Override
+        public void run() {
+            if (!retired) {
+                return; // never revoked (or revocation failed): the pages are not ours to unmap
+            }
+            for (MappedMemory m : memories) {
+                try {
+                    m.unmap();
+                } catch (ErrnoException e) {
+                    LOG.log(Level.WARNING, "cannot unmap placeholder " + m + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+}
