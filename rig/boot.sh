@@ -38,6 +38,8 @@ case "$mode" in iommu|noiommu) ;; *) rig_die "--mode must be iommu or noiommu, n
 rig_host_packages
 kdir=$(rig_kernel_dir)
 initramfs=$(rig_build_initramfs "$kdir")
+kernel="$kdir/vmlinuz"
+[ -f "$kernel" ] || kernel="$kdir/vmlinux"
 
 if [ -z "$out" ]; then out=$(mktemp -d /tmp/vfio-rig-out.XXXXXX); fi
 mkdir -p "$out"
@@ -77,7 +79,7 @@ set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
     "${machine[@]}" $(rig_accel_args "$accel") -m 1536 -smp 2 \
     -nodefaults -display none -no-reboot \
-    -kernel "$kdir/vmlinuz" -initrd "$initramfs" -append "$append" \
+    -kernel "$kernel" -initrd "$initramfs" -append "$append" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$out,mount_tag=rigout,security_model=none,multidevs=remap" \
     "${qdevices[@]}" \

@@ -177,7 +177,7 @@ rig_accel() {
         rig_log "probing KVM with a test boot"
         probe=$(mktemp -d)
         if timeout --kill-after=5 30 qemu-system-x86_64 -machine q35 -accel kvm -cpu host -m 512 \
-            -nodefaults -display none -no-reboot -kernel "$kdir/vmlinuz" -initrd "$initramfs" \
+            -nodefaults -display none -no-reboot -kernel "$(ls "$kdir"/vmlinu[xz] | head -1)" -initrd "$initramfs" \
             -append "console=ttyS0 panic=-1 rig.probe=1" -serial "file:$probe/console.log" >/dev/null 2>&1 \
             && grep -q 'rig-init' "$probe/console.log"; then
             echo kvm >"$result"

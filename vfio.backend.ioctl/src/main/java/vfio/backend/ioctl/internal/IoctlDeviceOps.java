@@ -187,6 +187,10 @@ final class IoctlDeviceOps implements DeviceIoOps {
         try {
             device.ioctl("VFIO_DEVICE_GET_IRQ_INFO", VFIO_DEVICE_GET_IRQ_INFO, arg);
         } catch (ErrnoException e) {
+            if (e.errno() == Errno.EINVAL) {
+                // vfio-pci answers EINVAL for an index the device lacks (ERR on a conventional PCI device).
+                return new IrqInfo(index, 0, 0);
+            }
             throw KernelErrors.backend("VFIO_DEVICE_GET_IRQ_INFO", e, "cannot read IRQ index " + index + " of " + name);
         }
         return VfioStructs.decodeIrqInfo(arg.getByteBuffer(0, IRQ_INFO_SIZE), index, "VFIO_DEVICE_GET_IRQ_INFO");

@@ -1,6 +1,7 @@
 package vfio.backend.ioctl.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static vfio.backend.ioctl.internal.GuestSupport.*;
 
 import java.nio.ByteBuffer;
@@ -147,6 +148,47 @@ class EduGuestTest {
     }
 
     @Test
+    void intxIsAutomaskedAndUnmasked() throws Exception {
+        IrqInfo intx = ops.irqInfo(Pci.IRQ_INTX);
+        assertThat(intx.count()).isEqualTo(1);
+        assertThat(intx.has(IrqInfo.FLAG_EVENTFD | IrqInfo.FLAG_MASKABLE | IrqInfo.FLAG_AUTOMASKED)).isTrue();
+        try (TestIrqSignal signal = new TestIrqSignal()) {
+            ops.setIrqs(IrqSet.enable(Pci.IRQ_INTX, List.of(signal)));
+            try {
+                write32(ops, BAR0, 0x60, 0x1);
+                assertThat(signal.await(10_000)).as("INTx").isEqualTo(1);
+                // The kernel masked the line when it fired: acknowledge, raise again, nothing comes...
+                write32(ops, BAR0, 0x64, 0x1);
+                write32(ops, BAR0, 0x60, 0x2);
+                assertThat(signal.await(300)).as("while automasked").isZero();
+                // ...until the line is unmasked, when the still-pending interrupt arrives.
+                ops.setIrqs(IrqSet.one(Pci.IRQ_INTX, IrqSet.Action.UNMASK, 0));
+                assertThat(signal.await(10_000)).as("after unmask").isEqualTo(1);
+                write32(ops, BAR0, 0x64, 0x2);
+                ops.setIrqs(IrqSet.one(Pci.IRQ_INTX, IrqSet.Action.UNMASK, 0));
+                // An explicit mask holds a new interrupt back the same way.
+                ops.setIrqs(IrqSet.one(Pci.IRQ_INTX, IrqSet.Action.MASK, 0));
+                write32(ops, BAR0, 0x60, 0x4);
+                assertThat(signal.await(300)).as("while masked").isZero();
+                ops.setIrqs(IrqSet.one(Pci.IRQ_INTX, IrqSet.Action.UNMASK, 0));
+                assertThat(signal.await(10_000)).as("after explicit unmask").isEqualTo(1);
+                write32(ops, BAR0, 0x64, 0x4);
+            } finally {
+                ops.setIrqs(IrqSet.disable(Pci.IRQ_INTX));
+            }
+        }
+    }
+
+    @Test
+    void deviceFeatureProbeAnswersOrSaysNotSupported() {
+        // LOW_POWER_ENTRY (3) exists since Linux 6.0; the PCI VF token (0) only on SR-IOV devices.
+        assertThat(ops.deviceFeature(DeviceIoOps.FEATURE_PROBE | DeviceIoOps.FEATURE_SET | 3, new byte[0])).isEmpty();
+        assertThatThrownBy(
+                () -> ops.deviceFeature(DeviceIoOps.FEATURE_PROBE | DeviceIoOps.FEATURE_SET, new byte[16]))
+                .isInstanceOf(NotSupportedException.class).hasMessageContaining("ENOTTY");
+    }
+
+    @Test
     void dmaThroughTheIommuRoundTrips() throws Exception {
         enableBusMaster(ops);
         try (TestDmaMemory memory = new TestDmaMemory(MappedMemory.pageSize())) {
@@ -187,7 +229,7 @@ class EduGuestTest {
             ops.reset();
             assertThat(read32(ops, BAR0, 0x00)).isEqualTo(EDU_ID);
         } else {
-            org.assertj.core.api.Assertions.assertThatThrownBy(ops::reset).isInstanceOf(NotSupportedException.class)
+            assertThatThrownBy(ops::reset).isInstanceOf(NotSupportedException.class)
                     .hasMessageContaining("cannot be reset");
         }
     }
