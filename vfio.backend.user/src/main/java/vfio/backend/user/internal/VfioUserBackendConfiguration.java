@@ -1,0 +1,27 @@
+package vfio.backend.user.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/** Configuration of the vfio-user client backend (PID {@code vfio.backend.user}); all optional. */
+@ObjectClassDefinition(name = "vfio-user client backend",
+        description = "Serves devices with addresses vfio-user:/path/to/server.sock through a vfio-user server.")
+public @interface VfioUserBackendConfiguration {
+    /** @return how long opening a device keeps retrying while the socket is missing or refuses connections */
+    @AttributeDefinition(name = "Connect retry (ms)", min = "0",
+            description = "How long opening a device keeps retrying while the server's socket does not exist yet"
+                    + " or refuses connections (a server creates it just before it listens).")
+    long connect_retry_ms() default 2000;
+
+    /** @return directories the sockets must lie in; empty for any */
+    @AttributeDefinition(name = "Socket directories", required = false,
+            description = "If set, only sockets whose real path (symbolic links resolved) lies inside one of"
+                    + " these directories are accepted. Empty: any absolute path.")
+    String[] socket_directories() default {};
+
+    /** @return the largest data transfer per message this client proposes */
+    @AttributeDefinition(name = "Max data transfer size (bytes)", min = "4096", max = "67108864",
+            description = "The max_data_xfer_size this client proposes: the largest region read/write or DMA"
+                    + " transfer in one message. Larger accesses are split.")
+    int max_data_xfer_size() default 1 << 20;
+}

@@ -1,0 +1,47 @@
+package vfio.backend.user.internal;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import vfio.api.backend.OpenRequest;
+import vfio.backend.user.internal.device.VfioUserDevice;
+
+/** Helpers shared by the tests: opening devices on a fake server and counting descriptors. */
+final class Fixture {
+    private Fixture() {
+    }
+
+    /** A factory with a short connect retry. */
+    static VfioUserBackendFactory factory() {
+        return new VfioUserBackendFactory(Duration.ofMillis(500), List.of(), 1 << 20);
+    }
+
+    static VfioUserDevice open(FakeServer server) {
+        return open(server, Duration.ofSeconds(5));
+    }
+
+    static VfioUserDevice open(FakeServer server, Duration timeout) {
+        return (VfioUserDevice) factory().open(new OpenRequest("test", server.address(), timeout, Map.of()));
+    }
+
+    /** @return the number of open descriptors of this process */
+    static long openFds() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
+
+    /** Waits up to 5 s for the descriptor count to come back to {@code expected}; returns the last count. */
+    static long awaitFds(long expected) throws Exception {
+        long n = openFds();
+        for (int i = 0; i < 500 && n != expected; i++) {
+            Thread.sleep(10);
+            n = openFds();
+        }
+        return n;
+    }
+}
