@@ -463,22 +463,24 @@ public final class CoreDevice implements Device, SessionSource {
 
     private void reconcile() {
         DeviceSettings cfg = settings;
-        List<Ranked> ranked = rank(cfg);
+        List<BackendCandidate> known = List.copyOf(candidates.values());
+        List<Ranked> ranked = rank(cfg, known);
+        String left = null;
         if (open != null) {
-            String leave = reasonToLeave(cfg, ranked);
-            if (leave == null) {
+            left = reasonToLeave(cfg, ranked);
+            if (left == null) {
                 return;
             }
-            tearDown(open, leave);
+            tearDown(open, left);
         }
-        bind(cfg, ranked);
+        bind(cfg, known, ranked, left);
     }
 
     /** @return the candidates that pass the target filter, with their match, best first */
-    private List<Ranked> rank(DeviceSettings cfg) {
+    private static List<Ranked> rank(DeviceSettings cfg, List<BackendCandidate> known) {
         org.osgi.framework.Filter filter = cfg.targetFilter();
         List<BackendCandidate> eligible = new ArrayList<>();
-        for (BackendCandidate c : candidates.values()) {
+        for (BackendCandidate c : known) {
             if (filter.matches(c.properties())) {
                 eligible.add(c);
             }
@@ -520,7 +522,8 @@ public final class CoreDevice implements Device, SessionSource {
         return null;
     }
 
-    private void bind(DeviceSettings cfg, List<Ranked> ranked) {
+    /** @param left why the previous backend was just left (kept in the new reason), or null */
+    private void bind(DeviceSettings cfg, List<BackendCandidate> known, List<Ranked> ranked, String left) {
         List<Ranked> usable = new ArrayList<>();
         for (Ranked r : ranked) {
             if (r.match().matches()) {
@@ -528,7 +531,8 @@ public final class CoreDevice implements Device, SessionSource {
             }
         }
         if (usable.isEmpty()) {
-            setStatus(DeviceState.UNBOUND, noBackendReason(cfg, ranked));
+            String why = noBackendReason(cfg, known, ranked);
+            setStatus(DeviceState.UNBOUND, left == null ? why : left + "; " + why);
             return;
         }
         List<String> errors = new ArrayList<>();
@@ -561,13 +565,13 @@ public final class CoreDevice implements Device, SessionSource {
                 + "); retrying in " + seconds + " s or when a backend changes");
     }
 
-    private String noBackendReason(DeviceSettings cfg, List<Ranked> ranked) {
-        if (candidates.isEmpty()) {
+    private static String noBackendReason(DeviceSettings cfg, List<BackendCandidate> known, List<Ranked> ranked) {
+        if (known.isEmpty()) {
             return "no backend factory is registered";
         }
         if (ranked.isEmpty()) {
             List<String> ids = new ArrayList<>();
-            candidates.values().forEach(c -> ids.add(c.id()));
+            known.forEach(c -> ids.add(c.id()));
             return "no backend passes the target filter " + cfg.backendTarget() + " (registered: "
                     + String.join(", ", ids) + ")";
         }
