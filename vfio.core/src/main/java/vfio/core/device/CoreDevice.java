@@ -331,6 +331,11 @@ public final class CoreDevice implements Device, SessionSource {
         return boundOnce();
     }
 
+    /** @return the device info of the current or last backend, without waiting; empty if never bound */
+    public Optional<DeviceInfo> knownInfo() {
+        return Optional.ofNullable(info);
+    }
+
     @Override
     public List<Region> regions() {
         boundOnce();
