@@ -230,6 +230,7 @@ final class Connection implements DmaTransport {
         } catch (Refused e) {
             LOG.log(Level.DEBUG, () -> "refused " + h + " from " + channel.peer() + " with " + Errno.name(e.errno())
                     + ": " + e.getMessage());
+            m.close(); // release refused descriptors before the client learns of the refusal
             if (!h.noReply()) {
                 sendError(h, e.errno());
             }
@@ -237,6 +238,7 @@ final class Connection implements DmaTransport {
         } catch (ProtocolException e) {
             // A payload that does not decode: the framing is intact, so refuse just this request.
             LOG.log(Level.DEBUG, () -> "refused malformed " + h + " from " + channel.peer() + ": " + e.getMessage());
+            m.close();
             if (!h.noReply()) {
                 sendError(h, Errno.EINVAL);
             }
@@ -389,7 +391,7 @@ final class Connection implements DmaTransport {
         switch (s.dataType()) {
             case SetIrqs.DATA_NONE -> java.util.Arrays.fill(selected, true);
             case SetIrqs.DATA_BOOL -> {
-                need(body, SetIrqs.SIZE + s.count(), "DEVICE_SET_IRQS with DATA_BOOL");
+                need(body, s.count(), "DEVICE_SET_IRQS with DATA_BOOL"); // after the fixed part
                 for (int i = 0; i < s.count(); i++) {
                     selected[i] = body.get(SetIrqs.SIZE + i) != 0;
                 }
@@ -566,7 +568,7 @@ final class Connection implements DmaTransport {
             int n = Math.min(dst.remaining(), agreed.maxDataXferSize());
             ByteBuffer req = le(DmaAccess.SIZE);
             new DmaAccess(at, n).encode(req);
-            try (Message reply = call(Command.DMA_READ, req)) {
+            try (Message reply = call(Command.DMA_READ, req.flip())) {
                 ByteBuffer b = reply.body();
                 DmaAccess a = DmaAccess.decode(b, n, "DMA_READ reply");
                 b.position(DmaAccess.SIZE);

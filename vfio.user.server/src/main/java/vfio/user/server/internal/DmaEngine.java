@@ -12,14 +12,18 @@ import vfio.posix.Errno;
 import vfio.posix.ErrnoException;
 import vfio.posix.Fd;
 import vfio.posix.MappedMemory;
+import vfio.posix.MemFdSeals;
 import vfio.user.protocol.DmaMap;
 import vfio.user.server.Dma;
 import vfio.user.server.DmaException;
 
 /**
  * The client's DMA mappings and device access to them. Mappings that came with a file descriptor
- * are mmapped here and copied directly; the others go through the connection's {@link
- * DmaTransport} (DMA_READ/DMA_WRITE messages).
+ * are reached through it: mmapped and copied directly when the file is a memfd sealed against
+ * shrinking ({@link MemFdSeals#F_SEAL_SHRINK}, as QEMU's memfd backend does), else with pread and
+ * pwrite, because the client could shrink an unsealed file under a mapping and make the server
+ * fault (SIGBUS, which the JVM reports asynchronously). Mappings without an fd go through the
+ * connection's {@link DmaTransport} (DMA_READ/DMA_WRITE messages).
  *
  * <p>Threading: a read-write lock. Copies through mapped memory hold the read lock, so DMA_UNMAP
  * (write lock) waits for them and never unmaps memory under a running copy; message transfers
@@ -28,7 +32,11 @@ import vfio.user.server.DmaException;
 public final class DmaEngine implements Dma {
     private static final System.Logger LOG = System.getLogger(DmaEngine.class.getName());
 
-    /** One DMA_MAP window. {@code memory} is null when the client passed no fd. */
+    /**
+     * One DMA_MAP window. {@code fd} is null when the client passed none (DMA by message); {@code
+     * memory} is set only for memfds sealed against shrinking (else DMA uses pread/pwrite at file
+     * offset {@code delta}); with memory, {@code delta} is the offset of the window in the mapping.
+     */
     private record Mapping(long address, long size, int flags, Fd fd, MappedMemory memory, ByteBuffer view,
             long delta) {
         long end() {
@@ -103,13 +111,17 @@ public final class DmaEngine implements Dma {
             throw new Refused(Errno.EINVAL, "DMA_MAP of " + m.size() + " bytes at fd offset " + m.offset()
                     + " exceeds the " + fileSize + "-byte file passed with it");
         }
-        if (m.size() > Integer.MAX_VALUE - MappedMemory.pageSize()) {
-            throw new Refused(Errno.EINVAL, "a DMA mapping with an fd is limited to 2 GiB, got " + m.size() + " bytes");
-        }
-        long page = MappedMemory.pageSize();
-        long start = m.offset() & -page; // mmap wants a page-aligned file offset
-        long delta = m.offset() - start;
         try {
+            if ((MemFdSeals.seals(fd) & MemFdSeals.F_SEAL_SHRINK) == 0) {
+                // The client could shrink the file under a mapping (SIGBUS): go through pread/pwrite.
+                return new Mapping(m.address(), m.size(), m.flags(), fd, null, null, m.offset());
+            }
+            if (m.size() > Integer.MAX_VALUE - MappedMemory.pageSize()) {
+                throw new Refused(Errno.EINVAL, "a DMA mapping with an fd is limited to 2 GiB, got " + m.size() + " bytes");
+            }
+            long page = MappedMemory.pageSize();
+            long start = m.offset() & -page; // mmap wants a page-aligned file offset
+            long delta = m.offset() - start;
             MappedMemory mem = MappedMemory.map(fd, start, delta + m.size(), (m.flags() & DmaMap.FLAG_WRITE) != 0);
             return new Mapping(m.address(), m.size(), m.flags(), fd, mem, mem.view(), delta);
         } catch (ErrnoException e) {
@@ -195,7 +207,7 @@ public final class DmaEngine implements Dma {
                                     : " is not allowed by the client's mapping flags " + m.flags));
                 }
                 n = (int) Math.min(buf.remaining(), m.end() - at);
-                if (m.memory != null) {
+                if (m.fd != null) {
                     copy(m, at, buf, n, toClient);
                     at += n;
                     continue;
@@ -219,20 +231,38 @@ public final class DmaEngine implements Dma {
     }
 
     private static void copy(Mapping m, long at, ByteBuffer buf, int n, boolean toClient) throws DmaException {
+        if (m.memory == null) {
+            transferThroughFd(m, at, buf, n, toClient);
+            return;
+        }
         int off = (int) (m.delta + at - m.address);
         ByteBuffer mem = m.view.duplicate().position(off).limit(off + n);
-        try {
-            if (toClient) {
-                mem.put(buf.duplicate().limit(buf.position() + n));
-                buf.position(buf.position() + n);
-            } else {
-                buf.put(mem);
-            }
-        } catch (InternalError e) {
-            // The JVM turns SIGBUS in a memory copy into InternalError: the client shrank the file.
-            throw new DmaException(Errno.EFAULT, "client memory at 0x" + Long.toHexString(at)
-                    + " is gone (the client truncated the file behind its DMA mapping): " + e.getMessage());
+        if (toClient) {
+            mem.put(buf.duplicate().limit(buf.position() + n));
+            buf.position(buf.position() + n);
+        } else {
+            buf.put(mem);
         }
+    }
+
+    /** pread/pwrite at the file offset: a file the client shrank gives a short count, not SIGBUS. */
+    private static void transferThroughFd(Mapping m, long at, ByteBuffer buf, int n, boolean toClient)
+            throws DmaException {
+        ByteBuffer part = buf.duplicate().limit(buf.position() + n);
+        long fileOffset = m.delta + at - m.address;
+        try {
+            while (part.hasRemaining()) {
+                int done = toClient ? m.fd.pwrite(part, fileOffset) : m.fd.pread(part, fileOffset);
+                if (done <= 0) {
+                    throw new DmaException(Errno.EFAULT, "client memory at 0x" + Long.toHexString(at) + " is gone: the"
+                            + " file behind the DMA mapping ends before offset " + fileOffset + " (truncated by the client)");
+                }
+                fileOffset += done;
+            }
+        } catch (ErrnoException e) {
+            throw new DmaException(e.errno(), "DMA through the client's file failed: " + e.getMessage());
+        }
+        buf.position(part.position());
     }
 
     private Mapping find(long address) {
