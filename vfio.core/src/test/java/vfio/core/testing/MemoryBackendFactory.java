@@ -23,7 +23,8 @@ public final class MemoryBackendFactory implements BackendFactory {
     private final String id;
     private final MemoryDevice device;
     private final List<MemoryDeviceOps> opened = new CopyOnWriteArrayList<>();
-    private final AtomicLong iovaBase = new AtomicLong(0x4000_0000L);
+    /** Shared by all factories, so that every open picks IOVAs from a range of its own. */
+    private static final AtomicLong IOVA_BASE = new AtomicLong(0x4000_0000L);
 
     volatile int score = Match.DEFAULT_SCORE;
     volatile Set<BackendCapability> capabilities = EnumSet.of(BackendCapability.REGION_MAP, BackendCapability.DMA,
@@ -91,7 +92,7 @@ public final class MemoryBackendFactory implements BackendFactory {
         }
         opens.incrementAndGet();
         MemoryDeviceOps ops = new MemoryDeviceOps(this, device, EnumSet.copyOf(capabilities.isEmpty()
-                ? EnumSet.noneOf(BackendCapability.class) : capabilities), iovaBase.getAndAdd(0x1000_0000L));
+                ? EnumSet.noneOf(BackendCapability.class) : capabilities), IOVA_BASE.getAndAdd(0x1000_0000L));
         opened.add(ops);
         return ops;
     }
