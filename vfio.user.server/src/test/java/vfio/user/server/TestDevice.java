@@ -22,7 +22,7 @@ import vfio.api.device.RegionCapability.SparseArea;
  * <li>INTx, MSI with 4 vectors, MSI-X with 4 vectors; reset counter; migration of the register file.
  * </ul>
  */
-final class TestDevice {
+final class TestDevice implements AutoCloseable {
     record Access(long offset, int size, boolean write, long value) {
     }
 
@@ -112,8 +112,18 @@ final class TestDevice {
         }
     }
 
+    /** @return this, for try-with-resources: closing closes the device */
+    TestDevice autoClose() {
+        return this;
+    }
+
     static Path socketIn(Path dir) {
         return dir.resolve("dev.sock");
+    }
+
+    @Override
+    public void close() {
+        device.close();
     }
 
     static int openFds() throws IOException {

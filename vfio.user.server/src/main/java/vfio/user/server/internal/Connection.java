@@ -258,9 +258,10 @@ final class Connection implements DmaTransport {
         return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
     }
 
+    /** Checks the whole payload (from offset 0, whatever was consumed) holds {@code size} bytes. */
     private static void need(ByteBuffer body, int size, String what) throws Refused {
-        if (body.remaining() < size) {
-            throw new Refused(Errno.EINVAL, what + " payload is " + body.remaining() + " bytes, at least " + size + " expected");
+        if (body.limit() < size) {
+            throw new Refused(Errno.EINVAL, what + " payload is " + body.limit() + " bytes, at least " + size + " expected");
         }
     }
 
@@ -391,7 +392,7 @@ final class Connection implements DmaTransport {
         switch (s.dataType()) {
             case SetIrqs.DATA_NONE -> java.util.Arrays.fill(selected, true);
             case SetIrqs.DATA_BOOL -> {
-                need(body, s.count(), "DEVICE_SET_IRQS with DATA_BOOL"); // after the fixed part
+                need(body, SetIrqs.SIZE + s.count(), "DEVICE_SET_IRQS with DATA_BOOL");
                 for (int i = 0; i < s.count(); i++) {
                     selected[i] = body.get(SetIrqs.SIZE + i) != 0;
                 }
