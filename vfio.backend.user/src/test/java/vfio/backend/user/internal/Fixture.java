@@ -35,6 +35,35 @@ final class Fixture {
         }
     }
 
+    /** @return the targets of the open descriptors, for messages */
+    static String describeFds() {
+        StringBuilder b = new StringBuilder();
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                try {
+                    String target = Files.readSymbolicLink(p).toString();
+                    b.append(p.getFileName()).append("->").append(target);
+                    if (target.startsWith("socket:[")) {
+                        String inode = target.substring(8, target.length() - 1);
+                        for (String table : List.of("unix", "tcp", "tcp6", "udp", "udp6", "netlink")) {
+                            for (String line : Files.readAllLines(Path.of("/proc/net/" + table))) {
+                                if (line.contains(" " + inode + " ") || line.endsWith(" " + inode)) {
+                                    b.append(" [").append(table).append(": ").append(line.trim()).append(']');
+                                }
+                            }
+                        }
+                    }
+                    b.append('\n');
+                } catch (IOException e) {
+                    // closed meanwhile
+                }
+            }
+        } catch (IOException e) {
+            b.append(e);
+        }
+        return b.toString();
+    }
+
     /** Waits up to 5 s for the descriptor count to come back to {@code expected}; returns the last count. */
     static long awaitFds(long expected) throws Exception {
         long n = openFds();

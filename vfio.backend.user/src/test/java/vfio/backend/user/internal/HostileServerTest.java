@@ -1,0 +1,515 @@
+package vfio.backend.user.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static vfio.backend.user.internal.FakeServer.le;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import vfio.api.backend.OpenRequest;
+import vfio.api.device.BackendException;
+import vfio.api.device.DeviceException;
+import vfio.api.device.DeviceUnavailableException;
+import vfio.api.device.RegionInfo;
+import vfio.backend.user.internal.device.VfioUserDevice;
+import vfio.posix.Errno;
+import vfio.posix.EventFd;
+import vfio.user.protocol.Command;
+import vfio.user.protocol.Header;
+import vfio.user.protocol.Message;
+import vfio.user.protocol.RegionAccess;
+
+/**
+ * The client against servers that misbehave: every violation ends in a clear error, a closed
+ * connection and no leaked descriptor, never a hang or a crash.
+ */
+@Timeout(30)
+class HostileServerTest {
+    private static final long TRIGGER = 0x666;
+
+    @TempDir
+    Path dir;
+    private FakeDevice device;
+    private FakeServer server;
+    private final List<VfioUserDevice> opened = new ArrayList<>();
+    private long fdsBefore;
+    private String fdsBeforeText;
+
+    @BeforeEach
+    void warmUpAndCount() throws Exception {
+        // The first connection loads native code and JDK internals that keep descriptors open (so does the
+        // first FileChannel: the JDK's pre-close socket); count after them.
+        java.nio.file.Files.writeString(dir.resolve("warm.txt"), "warm");
+        try (FakeServer warm = FakeServer.start(dir.resolve("warm.sock"), new FakeDevice())) {
+            VfioUserDevice d = Fixture.open(warm);
+            d.regionRead(1, 0, ByteBuffer.allocate(4));
+            d.close();
+        }
+        device = new FakeDevice();
+        fdsBefore = Fixture.openFds();
+        fdsBeforeText = Fixture.describeFds();
+    }
+
+    @AfterEach
+    void noLeaks() throws Exception {
+        opened.forEach(VfioUserDevice::close);
+        if (server != null) {
+            server.close();
+        }
+        device.release();
+        // The device's memfd was counted in fdsBefore; after release() it is gone.
+        assertThat(Fixture.awaitFds(fdsBefore - 1)).as(() -> "before:\n" + fdsBeforeText + "after:\n" + Fixture.describeFds()).isEqualTo(fdsBefore - 1);
+    }
+
+    /** Serves like the fake device, except that requests matching {@code when} get {@code hostile}. */
+    private VfioUserDevice openWith(Predicate<Message> when, FakeServer.Responder hostile, Duration timeout)
+            throws Exception {
+        server = FakeServer.start(dir.resolve("hostile.sock"), (peer, m) -> {
+            if (when.test(m)) {
+                hostile.respond(peer, m);
+            } else {
+                device.respond(peer, m);
+            }
+        });
+        VfioUserDevice d = Fixture.open(server, timeout);
+        opened.add(d);
+        return d;
+    }
+
+    private VfioUserDevice openWith(Predicate<Message> when, FakeServer.Responder hostile) throws Exception {
+        return openWith(when, hostile, Duration.ofSeconds(5));
+    }
+
+    private static Predicate<Message> readOf(long offset) {
+        return m -> m.header().commandOrNull() == Command.REGION_READ && m.body().getLong(0) == offset;
+    }
+
+    private static Predicate<Message> is(Command c) {
+        return m -> m.header().commandOrNull() == c;
+    }
+
+    private static int read32(VfioUserDevice d, long offset) {
+        ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+        d.regionRead(1, offset, b);
+        return b.getInt(0);
+    }
+
+    /** Every later call fails at once with the same reason. */
+    private static void assertFailedWith(VfioUserDevice d, String reason) {
+        assertThat(d.failureReason()).contains(reason);
+        assertThatThrownBy(() -> read32(d, 0)).isInstanceOf(DeviceUnavailableException.class).hasMessageContaining(reason);
+    }
+
+    @Test
+    void aReplyAnnouncingMoreThanTheLimitFailsTheConnection() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
+            ByteBuffer h = le(16);
+            new Header(m.header().id(), m.header().command(), 64 << 20, Header.TYPE_REPLY, 0).encode(h);
+            peer.raw(h.flip());
+        });
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("broke the vfio-user protocol").hasMessageContaining("message size 67108864");
+        assertFailedWith(d, "message size 67108864");
+    }
+
+    @Test
+    void aReplyShorterThanItsFixedPartIsRejected() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> peer.reply(m, le(3)));
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("malformed REGION_READ");
+        assertFailedWith(d, "malformed REGION_READ");
+    }
+
+    @Test
+    void aReadReplyWithMoreDataThanAskedForIsRejected() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
+            ByteBuffer r = le(16 + 8);
+            new RegionAccess(TRIGGER, 1, 8).encode(r);
+            peer.reply(m, r.putLong(16, -1).position(0));
+        });
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("the reply to a read of 4 bytes");
+    }
+
+    @Test
+    void aReplyWithAnIdNobodyUsedFailsTheConnection() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> peer.send(
+                new Header(m.header().id() ^ 0x5555, m.header().command(), 16 + 20, Header.TYPE_REPLY, 0), le(20)));
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("answers no outstanding request");
+        assertFailedWith(d, "answers no outstanding request");
+    }
+
+    @Test
+    void aReplyForAnotherCommandFailsTheConnection() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> peer.send(
+                new Header(m.header().id(), Command.REGION_WRITE.code(), 16 + 16, Header.TYPE_REPLY, 0), le(16)));
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("REGION_WRITE").hasMessageContaining("answers no outstanding request");
+    }
+
+    @Test
+    void unexpectedDescriptorsOnAReplyAreClosedAndTheValueStillArrives() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
+            ByteBuffer r = le(20);
+            new RegionAccess(TRIGGER, 1, 4).encode(r);
+            r.putInt(16, 0x600d);
+            try (EventFd stray = EventFd.create(); EventFd stray2 = EventFd.create()) {
+                peer.reply(m, r.position(0), stray.fd().value(), stray2.fd().value());
+            }
+        });
+        long before = Fixture.openFds();
+        assertThat(read32(d, TRIGGER)).isEqualTo(0x600d);
+        assertThat(d.failureReason()).isNull();
+        // The strays were closed before the call returned.
+        assertThat(Fixture.openFds()).isEqualTo(before);
+    }
+
+    @Test
+    void moreDescriptorsThanProposedFailTheConnectionAndAreClosed() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
+            List<EventFd> many = new ArrayList<>();
+            try {
+                int[] fds = new int[17];
+                for (int i = 0; i < fds.length; i++) {
+                    EventFd e = EventFd.create();
+                    many.add(e);
+                    fds[i] = e.fd().value();
+                }
+                ByteBuffer r = le(20);
+                new RegionAccess(TRIGGER, 1, 4).encode(r);
+                peer.reply(m, r.position(0), fds);
+            } finally {
+                many.forEach(EventFd::close);
+            }
+        });
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("file descriptors");
+    }
+
+    @Test
+    void aMappableRegionWhoseDescriptorIsMissingIsNotMapped() throws Exception {
+        VfioUserDevice d = openWith(is(Command.DEVICE_GET_REGION_INFO), (peer, m) -> {
+            int argsz = m.body().getInt(0);
+            ByteBuffer r = le(512);
+            int n = vfio.api.backend.VfioStructs.encodeRegionInfo(FakeDevice.bar0Info(), r, argsz);
+            peer.reply(m, r.flip().limit(n)); // FLAG_MMAP, but no descriptor
+        });
+        RegionInfo info = d.regionInfo(0);
+        assertThat(info.has(RegionInfo.FLAG_MMAP)).isTrue();
+        assertThat(d.regionMap(info, info.sparseAreas().orElseThrow())).isEmpty();
+        assertThat(d.failureReason()).isNull();
+    }
+
+    @Test
+    void aServerThatNeverAnswersTimesOutAndLaterCallsFailFast() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
+            // swallow the request
+        }, Duration.ofMillis(300));
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("did not answer REGION_READ within 300 ms");
+        assertFailedWith(d, "did not answer REGION_READ within 300 ms");
+    }
+
+    @Test
+    void manyWaitersAllFailWhenTheServerStopsAnswering() throws Exception {
+        VfioUserDevice d = openWith(m -> m.header().commandOrNull() == Command.REGION_READ, (peer, m) -> {
+        }, Duration.ofMillis(300));
+        List<Throwable> failures = new CopyOnWriteArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            Thread t = new Thread(() -> {
+                try {
+                    read32(d, 0);
+                } catch (Throwable e) {
+                    failures.add(e);
+                }
+            });
+            t.start();
+            threads.add(t);
+        }
+        for (Thread t : threads) {
+            t.join(10_000);
+        }
+        assertThat(failures).hasSize(4).allMatch(e -> e instanceof DeviceUnavailableException
+                && e.getMessage().contains("did not answer REGION_READ within 300 ms"));
+    }
+
+    @Test
+    void aPeerClosingMidMessageFailsTheConnection() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
+            ByteBuffer r = le(16 + 5);
+            new Header(m.header().id(), m.header().command(), 16 + 20, Header.TYPE_REPLY, 0).encode(r);
+            peer.raw(r.position(0));
+            peer.close();
+        });
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("closed the connection after 5 of 20 body bytes");
+    }
+
+    @Test
+    void aPeerClosingBetweenMessagesIsReportedAsClosed() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> peer.close());
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageEndingWith("closed the connection");
+        assertFailedWith(d, "closed the connection");
+    }
+
+    @Test
+    void aSlowlorisReplyIsCutOffAfterTheTimeout() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
+            ByteBuffer r = le(16 + 20);
+            new Header(m.header().id(), m.header().command(), 16 + 20, Header.TYPE_REPLY, 0).encode(r);
+            new RegionAccess(TRIGGER, 1, 4).encode(r);
+            r.flip();
+            try {
+                while (r.hasRemaining()) {
+                    peer.raw(ByteBuffer.wrap(new byte[] {r.get()}));
+                    Thread.sleep(100);
+                }
+            } catch (java.io.IOException gone) {
+                peer.close(); // the client gave up: expected
+            }
+        }, Duration.ofMillis(300));
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("stopped sending in the middle");
+    }
+
+    @Test
+    void aCapabilityChainThatLoopsIsRejected() throws Exception {
+        VfioUserDevice d = openWith(is(Command.DEVICE_GET_REGION_INFO), (peer, m) -> {
+            int argsz = m.body().getInt(0);
+            ByteBuffer r = le(48);
+            r.putInt(48).putInt(RegionInfo.FLAG_READ | RegionInfo.FLAG_CAPS).putInt(0).putInt(32).putLong(4096).putLong(0);
+            r.putShort((short) 1).putShort((short) 1).putInt(32); // next points at itself
+            r.putInt(0).putInt(0);
+            peer.reply(m, r.flip().limit(Math.min(48, argsz)));
+        });
+        assertThatThrownBy(() -> d.regionInfo(0)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("EPROTO").hasMessageContaining("capability");
+        assertFailedWith(d, "capability");
+    }
+
+    @Test
+    void aSparseCapabilityClaimingMoreAreasThanItHoldsIsRejected() throws Exception {
+        VfioUserDevice d = openWith(is(Command.DEVICE_GET_REGION_INFO), (peer, m) -> {
+            int argsz = m.body().getInt(0);
+            ByteBuffer r = le(64);
+            r.putInt(64).putInt(RegionInfo.FLAG_READ | RegionInfo.FLAG_MMAP | RegionInfo.FLAG_CAPS).putInt(0).putInt(32)
+                    .putLong(4096).putLong(0);
+            r.putShort((short) 1).putShort((short) 1).putInt(0).putInt(1000).putInt(0).putLong(0).putLong(4096);
+            peer.reply(m, r.flip().limit(Math.min(64, argsz)));
+        });
+        assertThatThrownBy(() -> d.regionInfo(0)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("claims 1000 areas");
+    }
+
+    @Test
+    void regionInfoThatKeepsGrowingIsRejected() throws Exception {
+        VfioUserDevice d = openWith(is(Command.DEVICE_GET_REGION_INFO), (peer, m) -> {
+            int argsz = m.body().getInt(0);
+            ByteBuffer r = le(32);
+            r.putInt(argsz + 64).putInt(RegionInfo.FLAG_READ).putInt(0).putInt(0).putLong(4096).putLong(0);
+            peer.reply(m, r.flip());
+        });
+        assertThatThrownBy(() -> d.regionInfo(0)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("needs 160 bytes after it was given 96");
+    }
+
+    @Test
+    void regionInfoLongerThanAskedForIsRejected() throws Exception {
+        VfioUserDevice d = openWith(is(Command.DEVICE_GET_REGION_INFO), (peer, m) -> {
+            ByteBuffer r = le(64);
+            r.putInt(64).putInt(RegionInfo.FLAG_READ).putInt(0).putInt(0).putLong(4096).putLong(0);
+            peer.reply(m, r.position(0));
+        });
+        assertThatThrownBy(() -> d.regionInfo(0)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("a 64-byte region info for region 0 when at most 32 bytes were asked for");
+    }
+
+    @Test
+    void absurdRegionCountsRefuseTheOpenWithoutLeaking() throws Exception {
+        server = FakeServer.start(dir.resolve("absurd.sock"), (peer, m) -> {
+            if (m.header().commandOrNull() == Command.DEVICE_GET_INFO) {
+                ByteBuffer r = le(16).putInt(16).putInt(3).putInt(100_000).putInt(5);
+                peer.reply(m, r.flip());
+            } else {
+                device.respond(peer, m);
+            }
+        });
+        assertThatThrownBy(() -> Fixture.open(server)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("absurd device info: 100000 regions");
+    }
+
+    @Test
+    void absurdIrqCountsAreRejected() throws Exception {
+        VfioUserDevice d = openWith(is(Command.DEVICE_GET_IRQ_INFO), (peer, m) -> {
+            ByteBuffer r = le(16).putInt(16).putInt(1).putInt(m.body().getInt(8)).putInt(1 << 30);
+            peer.reply(m, r.flip());
+        });
+        assertThatThrownBy(() -> d.irqInfo(2)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("absurd IRQ count");
+    }
+
+    @Test
+    void irqInfoForAnotherIndexIsRejected() throws Exception {
+        VfioUserDevice d = openWith(is(Command.DEVICE_GET_IRQ_INFO), (peer, m) -> {
+            ByteBuffer r = le(16).putInt(16).putInt(1).putInt(4).putInt(1);
+            peer.reply(m, r.flip());
+        });
+        assertThatThrownBy(() -> d.irqInfo(2)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("IRQ info for index 4 when 2 was asked for");
+    }
+
+    /** What the client answered to each DMA command the hostile server sent. */
+    private record DmaResult(String what, Header reply, byte[] data) {
+    }
+
+    @Test
+    void dmaOutsideMappedMemoryIsRefusedWhileAClientRequestWaitsAndMemoryIsUntouched() throws Exception {
+        List<DmaResult> results = new CopyOnWriteArrayList<>();
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
+            long base = 0x100000;
+            dma(peer, results, "read inside", Command.DMA_READ, base + 0xff0, 16, null);
+            dma(peer, results, "read over the end", Command.DMA_READ, base + 0xff0, 0x20, null);
+            dma(peer, results, "read before the start", Command.DMA_READ, base - 8, 16, null);
+            dma(peer, results, "read at -8", Command.DMA_READ, -8, 16, null);
+            dma(peer, results, "read of 2^63 bytes", Command.DMA_READ, base, Long.MIN_VALUE, null);
+            dma(peer, results, "read beyond max_data_xfer_size", Command.DMA_READ, base, (1 << 20) + 1, null);
+            dma(peer, results, "write over the end", Command.DMA_WRITE, base + 0xff8, 16, new byte[16]);
+            dma(peer, results, "write with a short body", Command.DMA_WRITE, base, 16, new byte[8]);
+            dma(peer, results, "write into read-only memory", Command.DMA_WRITE, 0x300000, 4, new byte[4]);
+            dma(peer, results, "write inside", Command.DMA_WRITE, base + 0x10, 4, new byte[] {1, 2, 3, 4});
+            ByteBuffer r = le(20);
+            new RegionAccess(TRIGGER, 1, 4).encode(r);
+            peer.reply(m, r.position(0));
+        });
+        try (TestDmaMemory mem = TestDmaMemory.create(0x1000, false);
+                TestDmaMemory readOnly = TestDmaMemory.create(0x1000, false)) {
+            ByteBuffer view = mem.memory();
+            for (int i = 0; i < 0x1000; i++) {
+                view.put(i, (byte) 0x5a);
+            }
+            d.dmaMap(mem, 0x100000, true, true);
+            d.dmaMap(readOnly, 0x300000, true, false);
+            read32(d, TRIGGER);
+            assertThat(results).extracting(DmaResult::what, r -> r.reply().isError() ? Errno.name(r.reply().error()) : "ok")
+                    .containsExactly(
+                            org.assertj.core.groups.Tuple.tuple("read inside", "ok"),
+                            org.assertj.core.groups.Tuple.tuple("read over the end", "EFAULT"),
+                            org.assertj.core.groups.Tuple.tuple("read before the start", "EFAULT"),
+                            org.assertj.core.groups.Tuple.tuple("read at -8", "EFAULT"),
+                            org.assertj.core.groups.Tuple.tuple("read of 2^63 bytes", "EINVAL"),
+                            org.assertj.core.groups.Tuple.tuple("read beyond max_data_xfer_size", "EINVAL"),
+                            org.assertj.core.groups.Tuple.tuple("write over the end", "EFAULT"),
+                            org.assertj.core.groups.Tuple.tuple("write with a short body", "EINVAL"),
+                            org.assertj.core.groups.Tuple.tuple("write into read-only memory", "EFAULT"),
+                            org.assertj.core.groups.Tuple.tuple("write inside", "ok"));
+            assertThat(results.get(0).data()).hasSize(16 + 16).endsWith(new byte[] {0x5a, 0x5a, 0x5a, 0x5a});
+            for (int i = 0; i < 0x1000; i++) {
+                byte expected = i >= 0x10 && i < 0x14 ? (byte) (i - 0x10 + 1) : 0x5a;
+                assertThat(view.get(i)).as("byte 0x%x", i).isEqualTo(expected);
+            }
+            for (int i = 0; i < 0x1000; i++) {
+                assertThat(readOnly.memory().get(i)).isZero();
+            }
+            assertThat(d.failureReason()).isNull();
+            d.dmaUnmap(0x100000, 0x1000);
+            d.dmaUnmap(0x300000, 0x1000);
+        }
+    }
+
+    private static void dma(FakeServer.Peer peer, List<DmaResult> results, String what, Command c, long address,
+            long count, byte[] data) throws Exception {
+        ByteBuffer b = le(16 + (data == null ? 0 : data.length)).putLong(address).putLong(count);
+        if (data != null) {
+            b.put(data);
+        }
+        try (Message reply = peer.command(c, b.flip())) {
+            ByteBuffer body = reply.body();
+            byte[] bytes = new byte[body.remaining()];
+            body.get(bytes);
+            results.add(new DmaResult(what, reply.header(), bytes));
+        }
+    }
+
+    @Test
+    void aServerCommandOfAnotherKindIsRefusedAndTheConnectionGoesOn() throws Exception {
+        List<Header> answers = new CopyOnWriteArrayList<>();
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
+            try (Message reply = peer.command(Command.REGION_READ, le(16).putLong(0).putInt(1).putInt(4).flip())) {
+                answers.add(reply.header());
+            }
+            device.respond(peer, m);
+        });
+        read32(d, TRIGGER);
+        assertThat(answers).singleElement().satisfies(h -> {
+            assertThat(h.isError()).isTrue();
+            assertThat(h.error()).isEqualTo(Errno.EINVAL);
+        });
+        assertThat(d.failureReason()).isNull();
+    }
+
+    @Test
+    void anErrorReplyWithABodyIsAnErrorAndTheConnectionGoesOn() throws Exception {
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> peer.send(
+                new Header(m.header().id(), m.header().command(), 16 + 16, Header.TYPE_REPLY | Header.ERROR, Errno.EIO),
+                m.body()));
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(BackendException.class)
+                .hasMessageContaining("REGION_READ failed with EIO")
+                .satisfies(e -> assertThat(((BackendException) e).errno()).isEqualTo(Errno.EIO));
+        assertThat(read32(d, 0)).isZero();
+    }
+
+    @Test
+    void aServerOfAnotherMajorVersionIsRefused() throws Exception {
+        server = FakeServer.start(dir.resolve("v2.sock"), (peer, m) -> {
+            ByteBuffer r = le(4).putShort((short) 1).putShort((short) 0);
+            peer.reply(m, r.flip());
+        });
+        assertThatThrownBy(() -> Fixture.open(server)).isInstanceOf(DeviceException.class)
+                .hasMessageContaining("speaks vfio-user protocol version 1.0");
+    }
+
+    @Test
+    void aVersionRefusalIsABackendException() throws Exception {
+        server = FakeServer.start(dir.resolve("no.sock"), (peer, m) -> peer.error(m, Errno.EOPNOTSUPP));
+        assertThatThrownBy(() -> Fixture.open(server)).isInstanceOf(BackendException.class)
+                .hasMessageContaining("VERSION failed with EOPNOTSUPP");
+    }
+
+    @Test
+    void capabilitiesOfTheWrongTypeFailTheOpen() throws Exception {
+        device.versionJson = "{\"capabilities\":{\"max_msg_fds\":\"many\"}}";
+        server = FakeServer.start(dir.resolve("caps.sock"), device);
+        assertThatThrownBy(() -> Fixture.open(server)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("malformed VERSION reply").hasMessageContaining("max_msg_fds");
+    }
+
+    @Test
+    void aFirstReplyOfAnotherCommandFailsTheOpen() throws Exception {
+        server = FakeServer.start(dir.resolve("first.sock"), (peer, m) -> peer.send(
+                new Header(m.header().id(), Command.DEVICE_GET_INFO.code(), 16, Header.TYPE_REPLY, 0), null));
+        assertThatThrownBy(() -> Fixture.open(server)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("answers no outstanding request");
+    }
+
+    @Test
+    void openingAFileThatIsNotASocketNeverConnects() throws Exception {
+        Path file = dir.resolve("plain");
+        java.nio.file.Files.writeString(file, "not a socket");
+        assertThatThrownBy(() -> Fixture.factory().open(OpenRequest.of("x", "vfio-user:" + file)))
+                .isInstanceOf(DeviceException.class).hasMessageContaining("is not a socket");
+    }
+}
