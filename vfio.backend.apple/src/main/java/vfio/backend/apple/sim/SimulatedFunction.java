@@ -31,8 +31,12 @@ import vfio.posix.MemFd;
  * #lock()}); the public methods are thread-safe.
  */
 public final class SimulatedFunction implements DeviceContext {
-    /** First bus address handed out by RegisterDMARegion: far from any client virtual address. */
-    public static final long DMA_BUS_BASE = 0x8000_0000_0000L;
+    /**
+     * Lowest bus address RegisterDMARegion hands out. The dext's bus addresses come from its own
+     * first-fit allocator above 64 MiB (never equal to the registration's key), and stay below 2^28
+     * until 192 MiB are registered, so drivers with a 28-bit DMA mask (edu) work.
+     */
+    public static final long DMA_BUS_BASE = 0x0400_0000L;
     /** Registered-memory limit the series states for the platform (about 1.5 GB). */
     public static final long DMA_BYTES_LIMIT = 1536L << 20;
     /** Registration-count limit the series states (about 64k). */
@@ -53,7 +57,6 @@ public final class SimulatedFunction implements DeviceContext {
     private final TreeMap<Long, DmaRegion> dmaByBus = new TreeMap<>();
     private final Set<SimulatedConnection> connections = new LinkedHashSet<>();
     private final DeviceModel model;
-    private long nextBus = DMA_BUS_BASE;
     private long dmaBytes;
     private int claims;
     private int vectors = -1;
@@ -293,14 +296,28 @@ public final class SimulatedFunction implements DeviceContext {
         if (dmaByKey.size() >= DMA_REGIONS_LIMIT || dmaBytes + size > DMA_BYTES_LIMIT) {
             throw new DextException(Selector.REGISTER_DMA_REGION, KernReturn.NO_RESOURCES, "platform DMA limits reached");
         }
-        DmaRegion r = new DmaRegion(key, clientAddress, size, nextBus);
-        nextBus += size + page; // a guard page between regions, as an IOMMU allocator would leave
+        DmaRegion r = new DmaRegion(key, clientAddress, size, allocateBus(key, size, page));
         dmaByKey.put(key, r);
         dmaByBus.put(r.bus(), r);
         dmaBytes += size;
         return dext.splitDmaSegments()
                 ? new DmaRegistration(2, r.bus(), size / 2)
                 : new DmaRegistration(1, r.bus(), size);
+    }
+
+    /** First fit above {@link #DMA_BUS_BASE}, a guard page after every region, never at {@code key}. Lock held. */
+    private long allocateBus(long key, long size, long page) {
+        long candidate = DMA_BUS_BASE;
+        for (DmaRegion used : dmaByBus.values()) {
+            if (candidate == key) {
+                candidate += page;
+            }
+            if (candidate + size + page <= used.bus()) {
+                break;
+            }
+            candidate = Math.max(candidate, used.bus() + used.size() + page);
+        }
+        return candidate == key ? candidate + page : candidate;
     }
 
     synchronized void unregisterDma(long key) throws DextException {

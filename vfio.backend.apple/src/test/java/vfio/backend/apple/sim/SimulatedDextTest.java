@@ -206,6 +206,12 @@ class SimulatedDextTest {
             assertThatThrownBy(() -> c.unregisterDmaRegion(0x1000)).isInstanceOf(DextException.class)
                     .satisfies(e -> assertThat(((DextException) e).kernReturn()).isEqualTo(KernReturn.NOT_FOUND));
             c.unregisterDmaRegion(0x2000);
+            // freed bus space is reused, and a bus address never equals its key
+            DmaRegistration again = c.registerDmaRegion(SimulatedFunction.DMA_BUS_BASE, mem.address(), page);
+            assertThat(again.busAddress()).isNotEqualTo(SimulatedFunction.DMA_BUS_BASE)
+                    .isLessThan(SimulatedFunction.DMA_BUS_BASE + 4 * page);
+            assertThat(again.busAddress()).as("below 2^28 for 28-bit DMA masks").isLessThan(1L << 28);
+            c.unregisterDmaRegion(SimulatedFunction.DMA_BUS_BASE);
             mem.unmap();
         }
     }
