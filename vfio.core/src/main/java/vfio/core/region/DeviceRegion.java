@@ -127,9 +127,9 @@ public final class DeviceRegion implements Region {
     public int read8(long offset) {
         MappedView v = view;
         if (v != null) {
-            int c = v.chunk(offset, 1);
-            if (c >= 0) {
-                int value = v.buffers[c].get((int) (offset - v.starts[c])) & 0xff;
+            long at = v.locate(offset, 1);
+            if (at >= 0) {
+                int value = v.buffer(at).get((int) at) & 0xff;
                 VarHandle.acquireFence(); // the load is done before view is read again
                 if (view == v || !v.revoked) {
                     Reference.reachabilityFence(v);
@@ -145,9 +145,9 @@ public final class DeviceRegion implements Region {
     public int read16(long offset) {
         MappedView v = view;
         if (v != null) {
-            int c = v.chunk(offset, 2);
-            if (c >= 0) {
-                int value = (short) SHORT.getVolatile(v.buffers[c], (int) (offset - v.starts[c])) & 0xffff;
+            long at = v.locate(offset, 2);
+            if (at >= 0) {
+                int value = (short) SHORT.getVolatile(v.buffer(at), (int) at) & 0xffff;
                 if (view == v || !v.revoked) {
                     Reference.reachabilityFence(v);
                     return value;
@@ -162,9 +162,9 @@ public final class DeviceRegion implements Region {
     public int read32(long offset) {
         MappedView v = view;
         if (v != null) {
-            int c = v.chunk(offset, 4);
-            if (c >= 0) {
-                int value = (int) INT.getVolatile(v.buffers[c], (int) (offset - v.starts[c]));
+            long at = v.locate(offset, 4);
+            if (at >= 0) {
+                int value = (int) INT.getVolatile(v.buffer(at), (int) at);
                 if (view == v || !v.revoked) {
                     Reference.reachabilityFence(v);
                     return value;
@@ -179,9 +179,9 @@ public final class DeviceRegion implements Region {
     public long read64(long offset) {
         MappedView v = view;
         if (v != null) {
-            int c = v.chunk(offset, 8);
-            if (c >= 0) {
-                long value = (long) LONG.getVolatile(v.buffers[c], (int) (offset - v.starts[c]));
+            long at = v.locate(offset, 8);
+            if (at >= 0) {
+                long value = (long) LONG.getVolatile(v.buffer(at), (int) at);
                 if (view == v || !v.revoked) {
                     Reference.reachabilityFence(v);
                     return value;
@@ -198,10 +198,10 @@ public final class DeviceRegion implements Region {
     public void write8(long offset, int value) {
         MappedView v = view;
         if (v != null) {
-            int c = v.chunk(offset, 1);
-            if (c >= 0) {
+            long at = v.locate(offset, 1);
+            if (at >= 0) {
                 VarHandle.releaseFence();
-                v.buffers[c].put((int) (offset - v.starts[c]), (byte) value);
+                v.buffer(at).put((int) at, (byte) value);
                 VarHandle.fullFence(); // the store is visible before view is read again
                 checkWriteLanded(v, offset, 1);
                 return;
@@ -215,9 +215,9 @@ public final class DeviceRegion implements Region {
     public void write16(long offset, int value) {
         MappedView v = view;
         if (v != null) {
-            int c = v.chunk(offset, 2);
-            if (c >= 0) {
-                SHORT.setVolatile(v.buffers[c], (int) (offset - v.starts[c]), (short) value);
+            long at = v.locate(offset, 2);
+            if (at >= 0) {
+                SHORT.setVolatile(v.buffer(at), (int) at, (short) value);
                 checkWriteLanded(v, offset, 2);
                 return;
             }
@@ -230,9 +230,9 @@ public final class DeviceRegion implements Region {
     public void write32(long offset, int value) {
         MappedView v = view;
         if (v != null) {
-            int c = v.chunk(offset, 4);
-            if (c >= 0) {
-                INT.setVolatile(v.buffers[c], (int) (offset - v.starts[c]), value);
+            long at = v.locate(offset, 4);
+            if (at >= 0) {
+                INT.setVolatile(v.buffer(at), (int) at, value);
                 checkWriteLanded(v, offset, 4);
                 return;
             }
@@ -245,9 +245,9 @@ public final class DeviceRegion implements Region {
     public void write64(long offset, long value) {
         MappedView v = view;
         if (v != null) {
-            int c = v.chunk(offset, 8);
-            if (c >= 0) {
-                LONG.setVolatile(v.buffers[c], (int) (offset - v.starts[c]), value);
+            long at = v.locate(offset, 8);
+            if (at >= 0) {
+                LONG.setVolatile(v.buffer(at), (int) at, value);
                 checkWriteLanded(v, offset, 8);
                 return;
             }

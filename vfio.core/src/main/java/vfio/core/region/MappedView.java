@@ -43,6 +43,10 @@ final class MappedView {
     final long[] sizes;
     /** Little-endian direct view of each chunk. */
     final ByteBuffer[] buffers;
+    /** The first chunk again, in fields: most regions have one chunk, and fields are cheaper than arrays. */
+    private final long start0;
+    private final long size0;
+    private final ByteBuffer buffer0;
     /** Set (before the pages are replaced) when the view is revoked; read by accessors after a race. */
     volatile boolean revoked;
 
@@ -55,6 +59,9 @@ final class MappedView {
         this.starts = starts;
         this.sizes = sizes;
         this.buffers = buffers;
+        this.start0 = starts[0];
+        this.size0 = sizes[0];
+        this.buffer0 = buffers[0];
         this.placeholder = new Placeholder(memories);
         CLEANER.register(this, placeholder);
     }
@@ -106,19 +113,34 @@ final class MappedView {
     }
 
     /**
-     * @return the chunk that holds the aligned access of {@code width} bytes at region offset {@code
-     *         offset}, or -1 if the access is unaligned or not inside one chunk (the slow path's case)
+     * Finds where an aligned access of {@code width} bytes at region offset {@code offset} lands.
+     *
+     * @return {@code (chunk << 32) | indexInChunk}, or -1 if the access is unaligned or not inside
+     *         one chunk (the slow path's case); the first chunk is checked without touching arrays
      */
-    int chunk(long offset, int width) {
+    long locate(long offset, int width) {
+        long rel = offset - start0;
+        if (rel >= 0 && rel <= size0 - width) {
+            return (rel & (width - 1)) == 0 ? rel : -1;
+        }
+        return locateBeyondFirst(offset, width);
+    }
+
+    private long locateBeyondFirst(long offset, int width) {
         long[] s = starts;
         long[] z = sizes;
-        for (int i = 0; i < s.length; i++) {
+        for (int i = 1; i < s.length; i++) {
             long rel = offset - s[i];
             if (rel >= 0 && rel <= z[i] - width) {
-                return (rel & (width - 1)) == 0 ? i : -1;
+                return (rel & (width - 1)) == 0 ? ((long) i << 32) | rel : -1;
             }
         }
         return -1;
+    }
+
+    /** @return the buffer of the chunk a {@link #locate} result points into */
+    ByteBuffer buffer(long location) {
+        return location < (1L << 32) ? buffer0 : buffers[(int) (location >>> 32)];
     }
 
     /** @return the chunk that holds all of {@code [offset, offset+length)}, or -1 */
