@@ -51,7 +51,20 @@ class ThroughCoreTest {
         device = new CoreDevice(DeviceSettings.from(config), dispatcher, events::add);
         device.start();
         register();
+        awaitBound();
+    }
+
+    /**
+     * Waits for the binding and for the status that reports it: CoreDevice wakes awaitBound before
+     * it publishes the BOUND status, so backendId() can lag it briefly.
+     */
+    private void awaitBound() throws InterruptedException {
         assertThat(device.awaitBound(Duration.ofSeconds(10))).as(device.stateReason()).isTrue();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (device.state() != DeviceState.BOUND && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertThat(device.state()).as(device.stateReason()).isEqualTo(DeviceState.BOUND);
     }
 
     private void register() {
@@ -129,7 +142,7 @@ class ThroughCoreTest {
         assertThat(rig.sim.openConnections()).isZero();
 
         register();
-        assertThat(device.awaitBound(Duration.ofSeconds(10))).as(device.stateReason()).isTrue();
+        awaitBound();
         assertThat(rig.sim.connectionsOpened()).isEqualTo(2);
         Region bar0 = device.region("bar0");
         assertThat(bar0.read32(EduModel.REG_ID)).isEqualTo(EduModel.ID);
