@@ -58,8 +58,17 @@ if [ ! -f "$jar" ]; then
 fi
 [ -f "$jar" ] || rig_die "cannot find $jar"
 
-cp="$REPO_DIR/$module/target/test-classes:$REPO_DIR/$module/target/classes:$(cat "$reports/classpath.txt")"
-selection=(--scan-class-path "$REPO_DIR/$module/target/test-classes" --include-tag guest)
+# Snapshot the class path: other builds may reinstall jars in ~/.m2 while the guest reads them.
+rm -rf "$reports/classpath" && mkdir -p "$reports/classpath/lib"
+cp -r "$REPO_DIR/$module/target/test-classes" "$REPO_DIR/$module/target/classes" "$reports/classpath/"
+cp="$reports/classpath/test-classes:$reports/classpath/classes"
+IFS=: read -r -a deps <"$reports/classpath.txt" || true  # no newline at the end
+for d in "${deps[@]}"; do
+    [ -n "$d" ] || continue
+    cp "$d" "$reports/classpath/lib/"
+    cp="$cp:$reports/classpath/lib/$(basename "$d")"
+done
+selection=(--scan-class-path "$reports/classpath/test-classes" --include-tag guest)
 [ -n "$select" ] && selection=(--select-class "$select" --include-tag guest)
 
 java=$(readlink -f "$(command -v java)")
