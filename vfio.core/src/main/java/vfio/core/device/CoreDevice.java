@@ -249,7 +249,9 @@ public final class CoreDevice implements Device, SessionSource {
         if (s != null && s.enter()) {
             return s;
         }
-        long timeout = settings.accessTimeout().toNanos();
+        // Listeners and service events run on the binder thread; waiting there for a binding would
+        // only wait for ourselves.
+        long timeout = Thread.currentThread() == binder ? 0 : settings.accessTimeout().toNanos();
         long deadline = System.nanoTime() + timeout;
         synchronized (lock) {
             for (;;) {
@@ -398,10 +400,12 @@ public final class CoreDevice implements Device, SessionSource {
         if (i != null) {
             return i;
         }
-        try {
-            awaitBound(settings.accessTimeout());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (Thread.currentThread() != binder) {
+            try {
+                awaitBound(settings.accessTimeout());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         i = info;
         if (i == null) {
@@ -572,7 +576,9 @@ public final class CoreDevice implements Device, SessionSource {
 
     private static String noBackendReason(DeviceSettings cfg, List<BackendCandidate> known, List<Ranked> ranked) {
         if (known.isEmpty()) {
-            return "no backend factory is registered";
+            // DS hands over only the factories that pass the target filter
+            return DeviceSettings.ANY_BACKEND.equals(cfg.backendTarget()) ? "no backend factory is registered"
+                    : "no registered backend factory passes the target filter " + cfg.backendTarget();
         }
         if (ranked.isEmpty()) {
             List<String> ids = new ArrayList<>();

@@ -162,7 +162,7 @@ public final class VfioCommands {
     @Descriptor("create a device configuration, restricted to backends matching an LDAP filter")
     public String attach(@Descriptor("unique device name") String name,
             @Descriptor("device address") String address,
-            @Descriptor("backend filter, e.g. (vfio.backend.id=vfio.backend.user)") String backendFilter)
+            @Descriptor("backend filter in quotes, e.g. '(vfio.backend.id=vfio.backend.user)'") String backendFilter)
             throws IOException {
         ConfigurationAdmin cm = configAdmin();
         Hashtable<String, Object> props = new Hashtable<>();
@@ -191,20 +191,21 @@ public final class VfioCommands {
         return "Device " + name + " deleted.";
     }
 
-    @Descriptor("pin a device to one backend by setting its backend filter (* to allow any again)")
-    public String bind(@Descriptor("device name") String name, @Descriptor("backend id, or *") String backendId)
+    @Descriptor("pin a device to one backend by setting its backend filter (any: allow every backend again)")
+    public String bind(@Descriptor("device name") String name, @Descriptor("backend id, or any") String backendId)
             throws IOException {
         List<Configuration> found = configurations(configAdmin(), name);
         if (found.isEmpty()) {
             throw new IllegalArgumentException("no device configuration named " + name + knownNames());
         }
-        String filter = backendId.equals("*") ? DeviceSettings.ANY_BACKEND
+        boolean any = backendId.equals("any") || backendId.equals("*");
+        String filter = any ? DeviceSettings.ANY_BACKEND
                 : "(" + BackendFactory.PROP_ID + "=" + escape(backendId) + ")";
         Configuration c = found.get(0);
         Dictionary<String, Object> props = c.getProperties();
         props.put(DeviceSettings.BACKEND_TARGET, filter);
         c.update(props);
-        boolean known = backendId.equals("*") || backends.values().stream().anyMatch(b -> b.id().equals(backendId));
+        boolean known = any || backends.values().stream().anyMatch(b -> b.id().equals(backendId));
         return "Device " + name + " now uses backend filter " + filter + "."
                 + (known ? "" : " No backend " + backendId + " is registered yet; the device waits for it.");
     }
@@ -306,9 +307,10 @@ public final class VfioCommands {
         return String.join("\n",
                 "vfio:devices                                  devices, state, backend and why",
                 "vfio:backends [address]                       backend factories; with an address, each one's score and reason",
-                "vfio:attach <name> <address> [filter]         create a device configuration (filter pins backends)",
+                "vfio:attach <name> <address> ['filter']       create a device configuration; an LDAP filter in quotes",
+                "                                              pins backends, e.g. '(vfio.backend.id=vfio.backend.user)'",
                 "vfio:detach <name>                            delete a device configuration",
-                "vfio:bind <name> <backend-id|*>               pin a device to a backend (* allows any)",
+                "vfio:bind <name> <backend-id|any>             pin a device to a backend (any: every backend again)",
                 "vfio:info <name>                              configuration, state, device info, matching backends",
                 "vfio:regions <name>                           regions: size, flags, mapped ranges",
                 "vfio:irqs <name>                              IRQ indexes: vectors, enabled, handler calls",

@@ -136,7 +136,7 @@ class VfioCommandsTest {
         assertThat(shell.bind("nic1", "mem")).contains("(vfio.backend.id=mem)").doesNotContain("No backend");
         assertThat(cm.configs.get("vfio.device~nic1")).containsEntry(DeviceSettings.BACKEND_TARGET, "(vfio.backend.id=mem)");
         assertThat(shell.bind("nic1", "ghost")).contains("No backend ghost is registered yet");
-        shell.bind("nic1", "*");
+        shell.bind("nic1", "any");
         assertThat(cm.configs.get("vfio.device~nic1")).containsEntry(DeviceSettings.BACKEND_TARGET, DeviceSettings.ANY_BACKEND);
 
         assertThat(shell.detach("nic1")).contains("deleted");
