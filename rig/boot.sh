@@ -55,7 +55,9 @@ rm -f "$out/exit-code" "$out/console.log" "$out/output.log"
 qdevices=() ids=()
 for d in $(echo "$devices" | tr , ' '); do
     case "$d" in
-        edu) qdevices+=(-device edu); ids+=(1234:11e8);;
+        # Without an IOMMU edu's DMA goes to physical addresses, which may lie above its default 28-bit mask.
+        edu) if [ "$mode" = noiommu ]; then qdevices+=(-device edu,dma_mask=0xffffffffffff); else qdevices+=(-device edu); fi
+             ids+=(1234:11e8);;
         e1000e) qdevices+=(-device e1000e); ids+=(8086:10d3);;
         pci-testdev) qdevices+=(-device pci-testdev); ids+=(1b36:0005);;
         *) rig_die "unknown device $d (known: edu, e1000e, pci-testdev)";;

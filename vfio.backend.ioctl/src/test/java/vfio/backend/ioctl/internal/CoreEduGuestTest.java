@@ -82,6 +82,9 @@ class CoreEduGuestTest {
             assertThat(edu.liveness(0x55aa55aa)).isEqualTo(~0x55aa55aa);
             assertThat(edu.factorial(6)).isEqualTo(720);
             assertThat(edu.raise(0x10) & 0x10).isEqualTo(0x10);
+            if (noIommuMode()) {
+                return; // the driver's two-page buffer is neither contiguous nor below 2^28 physically
+            }
             byte[] data = new byte[512];
             for (int i = 0; i < data.length; i++) {
                 data[i] = (byte) (31 * i);
@@ -117,8 +120,10 @@ class CoreEduGuestTest {
         }
         try (EduDriver again = EduDriver.open(device, Duration.ofSeconds(20))) {
             assertThat(again.factorial(7)).as("completion interrupt after set-up").isEqualTo(5040);
-            byte[] data = "through the IOMMU after a swap".getBytes(StandardCharsets.US_ASCII);
-            assertThat(again.dmaRoundTrip(data)).isEqualTo(data);
+            if (!noIommuMode()) {
+                byte[] data = "through the IOMMU after a swap".getBytes(StandardCharsets.US_ASCII);
+                assertThat(again.dmaRoundTrip(data)).isEqualTo(data);
+            }
         }
         synchronized (events) {
             assertThat(events).extracting(DeviceEvent::current).contains(DeviceState.UNBOUND, DeviceState.BOUND);

@@ -199,7 +199,10 @@ class EduGuestTest {
             ByteBuffer view = memory.memory();
             view.put(0, pattern);
             long iova = ops.dmaMap(memory, 0x100000, true, true);
-            assertThat(iova).as("edu addresses 28 bits").isLessThan(1L << 28);
+            if (!noIommuMode()) {
+                // Without an IOMMU the "IOVA" is the physical address (the rig widens edu's DMA mask).
+                assertThat(iova).as("edu addresses 28 bits").isLessThan(1L << 28);
+            }
             try {
                 // RAM -> edu buffer, then edu buffer -> RAM 2 KiB further on.
                 dma(iova, EDU_BUFFER, pattern.length, 0x1);
