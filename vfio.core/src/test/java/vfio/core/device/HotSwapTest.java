@@ -140,6 +140,28 @@ class HotSwapTest {
     }
 
     @Test
+    void aBackendReplacedByANewInstanceOnTheSameFileBackedMemoryKeepsTheValues(@org.junit.jupiter.api.io.TempDir
+            java.nio.file.Path dir) throws Exception {
+        // What an integration test's bundle update does: a new backend object, a new device object,
+        // the same device memory.
+        rig = new DeviceRig();
+        try (vfio.core.testing.MemoryDevice first = vfio.core.testing.MemoryDevice.pci(DeviceRig.ADDRESS, dir);
+                vfio.core.testing.MemoryDevice second = vfio.core.testing.MemoryDevice.pci(DeviceRig.ADDRESS, dir)) {
+            MemoryBackendFactory v1 = rig.register(new MemoryBackendFactory("memory", first));
+            rig.awaitBoundTo("memory");
+            rig.device.region(0).write64(0x40, 0xABCDL);       // mapped
+            rig.device.region("config").write16(2, 0x1234);   // slow path
+            rig.unregister(v1);
+            rig.register(new MemoryBackendFactory("memory", second));
+            rig.awaitBoundTo("memory");
+            assertThat(rig.device.region(0).read64(0x40)).isEqualTo(0xABCDL);
+            assertThat(rig.device.region("config").read16(2)).isEqualTo(0x1234);
+            assertThat(v1.violations()).isEmpty();
+            rig.device.close();
+        }
+    }
+
+    @Test
     void removingTheDeviceReleasesEverythingAndLaterAccessesFail() throws Exception {
         rig = new DeviceRig();
         MemoryBackendFactory a = rig.register(rig.backend("a"));

@@ -1,7 +1,11 @@
 package vfio.core.testing;
 
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import vfio.api.device.DeviceInfo;
@@ -26,15 +30,27 @@ public final class MemoryDevice implements AutoCloseable {
     private final RegionInfo[] regions;
     private final Fd[] memory;
 
-    private MemoryDevice(String address, RegionInfo[] regions) throws ErrnoException {
+    private MemoryDevice(String address, RegionInfo[] regions, Path directory) throws ErrnoException {
         this.address = address;
         this.regions = regions;
         this.memory = new Fd[regions.length];
         for (int i = 0; i < regions.length; i++) {
             if (regions[i].size() > 0) {
-                memory[i] = MemFd.create("memdev-" + Pci.regionName(i), regions[i].size());
+                memory[i] = directory == null ? MemFd.create("memdev-" + Pci.regionName(i), regions[i].size())
+                        : openFile(directory.resolve(Pci.regionName(i)), regions[i].size());
             }
         }
+    }
+
+    private static Fd openFile(Path file, long size) throws ErrnoException {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            if (f.length() < size) {
+                f.setLength(size);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create device memory file " + file, e);
+        }
+        return Fd.open(file.toString(), Fd.O_RDWR);
     }
 
     /**
@@ -43,6 +59,18 @@ public final class MemoryDevice implements AutoCloseable {
      * regions absent.
      */
     public static MemoryDevice pci(String address) throws ErrnoException {
+        return pci(address, null);
+    }
+
+    /**
+     * As {@link #pci(String)}, but the region contents live in files {@code bar0}, {@code bar2},
+     * {@code config} of {@code directory} (use a tmpfs such as {@code /dev/shm}), created if missing.
+     * Two devices on the same directory share their memory, so values survive replacing the backend
+     * (a bundle update in an integration test creates a new device on the same files).
+     *
+     * @param directory where the region files live; null for memfds
+     */
+    public static MemoryDevice pci(String address, Path directory) throws ErrnoException {
         int rw = RegionInfo.FLAG_READ | RegionInfo.FLAG_WRITE;
         RegionInfo[] r = new RegionInfo[Pci.NUM_REGIONS];
         for (int i = 0; i < r.length; i++) {
@@ -53,12 +81,12 @@ public final class MemoryDevice implements AutoCloseable {
                 List.of(new RegionCapability.SparseMmap(List.of(new SparseArea(8192, 4096), new SparseArea(4096, 0),
                         new SparseArea(0, 4096)))));
         r[Pci.REGION_CONFIG] = new RegionInfo(Pci.REGION_CONFIG, rw, Pci.CONFIG_SPACE_SIZE, 0);
-        return new MemoryDevice(address, r);
+        return new MemoryDevice(address, r, directory);
     }
 
     /** A device with exactly the given regions (index i at position i), for layout tests. */
     public static MemoryDevice of(String address, List<RegionInfo> regions) throws ErrnoException {
-        return new MemoryDevice(address, regions.toArray(new RegionInfo[0]));
+        return new MemoryDevice(address, regions.toArray(new RegionInfo[0]), null);
     }
 
     /** @return the address backends match */
