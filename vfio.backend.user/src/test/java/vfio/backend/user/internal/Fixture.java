@@ -64,6 +64,42 @@ final class Fixture {
         return b.toString();
     }
 
+    /**
+     * @return how many descriptors of the kinds this backend creates or receives (sockets, memfds,
+     *         eventfds) are open, by kind; jars and directory listings the JVM opens are left out
+     */
+    static java.util.Map<String, Integer> kinds() {
+        java.util.Map<String, Integer> m = new java.util.TreeMap<>();
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String target;
+                try {
+                    target = Files.readSymbolicLink(p).toString();
+                } catch (IOException e) {
+                    continue;
+                }
+                String kind = target.startsWith("socket:") ? "socket" : target.startsWith("/memfd:") ? "memfd"
+                        : target.contains("eventfd") ? "eventfd" : null;
+                if (kind != null) {
+                    m.merge(kind, 1, Integer::sum);
+                }
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return m;
+    }
+
+    /** Waits up to 5 s for {@link #kinds()} to equal {@code expected}; returns the last value. */
+    static java.util.Map<String, Integer> awaitKinds(java.util.Map<String, Integer> expected) throws Exception {
+        java.util.Map<String, Integer> k = kinds();
+        for (int i = 0; i < 500 && !k.equals(expected); i++) {
+            Thread.sleep(10);
+            k = kinds();
+        }
+        return k;
+    }
+
     /** Waits up to 5 s for the descriptor count to come back to {@code expected}; returns the last count. */
     static long awaitFds(long expected) throws Exception {
         long n = openFds();
