@@ -7,6 +7,7 @@ import com.sun.jna.platform.mac.IOKitUtil;
 import com.sun.jna.ptr.IntByReference;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import vfio.backend.apple.dext.DextConnection;
@@ -33,11 +34,11 @@ public final class IOKitDextConnector implements DextConnector {
     /** The dext's IOUserClass. */
     static final String USER_CLASS = "VFIOUserPCIDriver";
 
-    /** Loads IOKit now so a missing framework fails activation rather than the first open. */
+    /** Loads IOKit and libSystem now, so a missing library fails activation rather than the first open. */
     @Activate
     public IOKitDextConnector() {
-        IOKitNative.IOKit.INSTANCE.getClass();
-        IOKitNative.Mach.INSTANCE.getClass();
+        Objects.requireNonNull(IOKitNative.IOKit.INSTANCE, "IOKit.framework");
+        Objects.requireNonNull(IOKitNative.Mach.INSTANCE, "libSystem");
     }
 
     @Override

@@ -29,7 +29,7 @@ import vfio.posix.ErrnoException;
 public final class SimulatedDext implements DextConnector, AutoCloseable {
     /** Kind reported by {@link #kind()}. */
     public static final String KIND = "simulated";
-    private static final int CALL_LOG_CAPACITY = 100_000;
+    private static final int CALL_LOG_CAPACITY = 10_000; // about 1 MB; the component may run for days
 
     /**
      * One recorded dext call.
@@ -218,7 +218,7 @@ public final class SimulatedDext implements DextConnector, AutoCloseable {
         calls.addLast(new Call(bdf, s, args, kr, note));
     }
 
-    /** @return the recorded calls, oldest first (at most the last 100000) */
+    /** @return the recorded calls, oldest first (at most the last 10000) */
     public synchronized List<Call> calls() {
         return new ArrayList<>(calls);
     }
