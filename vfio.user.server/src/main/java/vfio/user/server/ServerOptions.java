@@ -15,9 +15,12 @@ package vfio.user.server;
  * @param dmaTimeoutMs          how long device code waits for the client's reply to a DMA_READ or
  *                              DMA_WRITE; default 5000 ms
  * @param maxMigrationStateSize largest migration state accepted or produced, in bytes; default 64 MiB
+ * @param twinSocket            whether to set up a twin socket for the server's DMA_READ/DMA_WRITE
+ *                              when the client offers one (the specification recommends it for
+ *                              servers that send commands); default true
  */
 public record ServerOptions(int maxDataXferSize, int maxMsgFds, int maxDmaMaps, int messageTimeoutMs,
-        int handshakeTimeoutMs, int dmaTimeoutMs, int maxMigrationStateSize) {
+        int handshakeTimeoutMs, int dmaTimeoutMs, int maxMigrationStateSize, boolean twinSocket) {
     /**
      * @throws IllegalArgumentException naming the value out of range
      */
@@ -39,41 +42,46 @@ public record ServerOptions(int maxDataXferSize, int maxMsgFds, int maxDmaMaps, 
 
     /** @return the defaults listed above */
     public static ServerOptions defaults() {
-        return new ServerOptions(1 << 20, 16, 65535, 2000, 5000, 5000, 64 << 20);
+        return new ServerOptions(1 << 20, 16, 65535, 2000, 5000, 5000, 64 << 20, true);
     }
 
     public ServerOptions withMaxDataXferSize(int v) {
         return new ServerOptions(v, maxMsgFds, maxDmaMaps, messageTimeoutMs, handshakeTimeoutMs, dmaTimeoutMs,
-                maxMigrationStateSize);
+                maxMigrationStateSize, twinSocket);
     }
 
     public ServerOptions withMaxMsgFds(int v) {
         return new ServerOptions(maxDataXferSize, v, maxDmaMaps, messageTimeoutMs, handshakeTimeoutMs, dmaTimeoutMs,
-                maxMigrationStateSize);
+                maxMigrationStateSize, twinSocket);
     }
 
     public ServerOptions withMaxDmaMaps(int v) {
         return new ServerOptions(maxDataXferSize, maxMsgFds, v, messageTimeoutMs, handshakeTimeoutMs, dmaTimeoutMs,
-                maxMigrationStateSize);
+                maxMigrationStateSize, twinSocket);
     }
 
     public ServerOptions withMessageTimeoutMs(int v) {
         return new ServerOptions(maxDataXferSize, maxMsgFds, maxDmaMaps, v, handshakeTimeoutMs, dmaTimeoutMs,
-                maxMigrationStateSize);
+                maxMigrationStateSize, twinSocket);
     }
 
     public ServerOptions withHandshakeTimeoutMs(int v) {
         return new ServerOptions(maxDataXferSize, maxMsgFds, maxDmaMaps, messageTimeoutMs, v, dmaTimeoutMs,
-                maxMigrationStateSize);
+                maxMigrationStateSize, twinSocket);
     }
 
     public ServerOptions withDmaTimeoutMs(int v) {
         return new ServerOptions(maxDataXferSize, maxMsgFds, maxDmaMaps, messageTimeoutMs, handshakeTimeoutMs, v,
-                maxMigrationStateSize);
+                maxMigrationStateSize, twinSocket);
     }
 
     public ServerOptions withMaxMigrationStateSize(int v) {
         return new ServerOptions(maxDataXferSize, maxMsgFds, maxDmaMaps, messageTimeoutMs, handshakeTimeoutMs,
-                dmaTimeoutMs, v);
+                dmaTimeoutMs, v, twinSocket);
+    }
+
+    public ServerOptions withTwinSocket(boolean v) {
+        return new ServerOptions(maxDataXferSize, maxMsgFds, maxDmaMaps, messageTimeoutMs, handshakeTimeoutMs,
+                dmaTimeoutMs, maxMigrationStateSize, v);
     }
 }

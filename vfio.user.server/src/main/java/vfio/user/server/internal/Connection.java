@@ -19,6 +19,7 @@ import vfio.api.device.Pci;
 import vfio.api.device.RegionInfo;
 import vfio.posix.Errno;
 import vfio.posix.Fd;
+import vfio.posix.UnixSocket;
 import vfio.user.protocol.ArgszFlags;
 import vfio.user.protocol.Capabilities;
 import vfio.user.protocol.Channel;
@@ -39,17 +40,17 @@ import vfio.user.server.ServerOptions;
  * One client session: the VERSION handshake, then every command in the order received, and the
  * server's own DMA_READ/DMA_WRITE requests to the client.
  *
- * <p>Threading: {@link #serve()} runs on the server thread, which alone receives from the socket.
- * Replies to the server's DMA requests are recognised among incoming messages by their type
+ * <p>Threading: {@link #serve()} runs on the server thread, which alone receives from the main
+ * socket. Replies to the server's DMA requests are recognised among incoming messages by their type
  * (reply) and handed to the waiting thread. When the server thread itself waits for such a reply
  * (device code doing DMA inside a register access), it keeps receiving and queues the client's
  * commands that arrive meanwhile, to run them afterwards in order. Sending is thread-safe ({@link
- * Channel}).
+ * Channel}). In twin-socket mode (when the client offers it) the server's DMA commands and their
+ * replies use a socket pair created at VERSION time instead, one exchange at a time.
  */
 final class Connection implements DmaTransport {
     private static final System.Logger LOG = System.getLogger(Connection.class.getName());
     private static final int[] NO_FDS = new int[0];
-    private static final int IDLE_POLL_MS = 500;
     private static final int VERSION_MAX_SIZE = Header.SIZE + 4 + VersionPayload.MAX_JSON + 1;
     /** Room for requests without bulk data, e.g. QEMU sends GET_REGION_INFO with an argsz-sized body. */
     private static final int CONTROL_MESSAGE_ROOM = 64 * 1024;
@@ -83,6 +84,9 @@ final class Connection implements DmaTransport {
     private Capabilities agreed = Capabilities.DEFAULTS;
     private int maxReceive;
     private volatile String broken;
+    /** The server-to-client command channel, when twin-socket mode was negotiated. */
+    private volatile Channel twin;
+    private final Object twinLock = new Object();
 
     Connection(Channel channel, DeviceModel device, ServerOptions options) {
         this.channel = channel;
@@ -118,6 +122,10 @@ final class Connection implements DmaTransport {
     void shutdown() {
         broken = "the server is closing";
         channel.shutdown();
+        Channel t = twin;
+        if (t != null) {
+            t.shutdown(); // wakes a device thread waiting for a DMA reply
+        }
     }
 
     private boolean handshake() throws IOException {
@@ -148,15 +156,32 @@ final class Connection implements DmaTransport {
                 sendError(h, Errno.EOPNOTSUPP);
                 return false;
             }
-            Capabilities limits = new Capabilities(options.maxMsgFds(), options.maxDataXferSize(), options.maxDmaMaps(),
-                    Capabilities.DEFAULT_PGSIZES,
-                    migration == null ? Optional.empty() : Optional.of(new Capabilities.Migration(4096, 1 << 20)),
-                    Optional.empty(), true);
-            agreed = Capabilities.agree(proposal.capabilities(), limits);
-            maxReceive = Header.SIZE + Math.max(RegionAccess.SIZE + agreed.maxDataXferSize(), CONTROL_MESSAGE_ROOM);
-            ByteBuffer reply = new VersionPayload(VersionPayload.MAJOR, Math.min(proposal.minor(), VersionPayload.MINOR),
-                    agreed).encode();
-            channel.send(Header.reply(h, reply.remaining()), reply, NO_FDS);
+            boolean twinOffered = proposal.capabilities().twinSocket().map(Capabilities.TwinSocket::supported)
+                    .orElse(false);
+            UnixSocket[] pair = twinOffered && options.twinSocket() ? UnixSocket.pair() : null;
+            try {
+                Capabilities limits = new Capabilities(options.maxMsgFds(), options.maxDataXferSize(),
+                        options.maxDmaMaps(), Capabilities.DEFAULT_PGSIZES,
+                        migration == null ? Optional.empty() : Optional.of(new Capabilities.Migration(4096, 1 << 20)),
+                        pair == null ? Optional.empty() : Optional.of(new Capabilities.TwinSocket(true, 0)), true);
+                agreed = Capabilities.agree(proposal.capabilities(), limits);
+                maxReceive = Header.SIZE + Math.max(RegionAccess.SIZE + agreed.maxDataXferSize(), CONTROL_MESSAGE_ROOM);
+                ByteBuffer reply = new VersionPayload(VersionPayload.MAJOR,
+                        Math.min(proposal.minor(), VersionPayload.MINOR), agreed).encode();
+                channel.send(Header.reply(h, reply.remaining()), reply,
+                        pair == null ? NO_FDS : new int[] {pair[1].fd().value()});
+                if (pair != null) {
+                    twin = new Channel(pair[0], channel.peer() + " (twin socket)");
+                    pair[0] = null;
+                }
+            } finally {
+                if (pair != null) {
+                    pair[1].close(); // the client has its own copy now
+                    if (pair[0] != null) {
+                        pair[0].close();
+                    }
+                }
+            }
             LOG.log(Level.DEBUG, () -> channel.peer() + " negotiated " + agreed.toJson());
             return true;
         }
@@ -168,7 +193,8 @@ final class Connection implements DmaTransport {
             if (next != null) {
                 backlogBytes -= next.header().size();
             } else {
-                next = channel.receive(IDLE_POLL_MS, options.messageTimeoutMs(), maxReceive, options.maxMsgFds());
+                // Block without a poll first (one syscall less per request); shutdown() wakes us with EOF.
+                next = channel.receive(-1, options.messageTimeoutMs(), maxReceive, options.maxMsgFds());
                 if (next == null) {
                     continue;
                 }
@@ -612,6 +638,9 @@ final class Connection implements DmaTransport {
         if (broken != null) {
             throw new DmaException(Errno.ENOTCONN, c + " impossible: " + broken);
         }
+        if (twin != null) {
+            return callTwin(c, body);
+        }
         CompletableFuture<Message> waiter = new CompletableFuture<>();
         int id;
         do {
@@ -621,7 +650,7 @@ final class Connection implements DmaTransport {
         try {
             try {
                 channel.send(Header.command(id, c, body.remaining(), false), body, NO_FDS);
-            } catch (IOException e) {
+            } catch (IOException | IllegalStateException e) {
                 throw new DmaException(Errno.ENOTCONN, "cannot send " + c + " to " + channel.peer() + ": " + e.getMessage());
             }
             Message reply = Thread.currentThread() == serverThread ? pump(waiter, c, deadline) : await(waiter, c, deadline);
@@ -633,6 +662,52 @@ final class Connection implements DmaTransport {
             return reply;
         } finally {
             pending.remove(key(c, id), waiter);
+        }
+    }
+
+    /**
+     * Twin-socket mode: the server's commands and their replies have a socket of their own, so a
+     * plain request-reply exchange under a lock (any thread, the server thread included). A reply
+     * that comes after its request timed out is recognised by its id and skipped.
+     */
+    private Message callTwin(Command c, ByteBuffer body) throws DmaException {
+        synchronized (twinLock) {
+            int id = nextId.getAndIncrement() & 0xffff;
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.dmaTimeoutMs());
+            try {
+                twin.send(Header.command(id, c, body.remaining(), false), body, NO_FDS);
+                while (true) {
+                    long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                    Message m = left <= 0 ? null
+                            : twin.receive((int) left, options.messageTimeoutMs(), maxReceive, 0);
+                    if (m == null) {
+                        throw new DmaException(Errno.ETIMEDOUT, channel.peer() + " did not answer " + c
+                                + " on the twin socket within " + options.dmaTimeoutMs() + " ms");
+                    }
+                    Header h = m.header();
+                    if (!h.isReply()) {
+                        m.close();
+                        throw new ProtocolException("the client sent " + h + " on the twin socket, which carries"
+                                + " only the server's commands and the client's replies");
+                    }
+                    if (h.id() == id && h.command() == c.code()) {
+                        if (h.isError()) {
+                            int errno = h.error() != 0 ? h.error() : Errno.EIO;
+                            m.close();
+                            throw new DmaException(errno, channel.peer() + " refused " + c + " with " + Errno.name(errno));
+                        }
+                        return m;
+                    }
+                    LOG.log(Level.DEBUG, () -> "skipping " + h + " on the twin socket: a late reply");
+                    m.close();
+                }
+            } catch (DmaException e) {
+                throw e;
+            } catch (IOException | IllegalStateException e) {
+                // IllegalStateException: the session ended and closed the socket under us
+                fail("twin socket: " + e.getMessage());
+                throw new DmaException(Errno.ENOTCONN, c + " failed on the twin socket: " + e.getMessage());
+            }
         }
     }
 
@@ -700,6 +775,10 @@ final class Connection implements DmaTransport {
             LOG.log(Level.WARNING, "disconnecting " + channel.peer() + ": " + reason);
         }
         channel.shutdown();
+        Channel t = twin;
+        if (t != null) {
+            t.shutdown();
+        }
         pending.values().forEach(w -> w.completeExceptionally(new IOException(reason)));
     }
 
@@ -725,5 +804,12 @@ final class Connection implements DmaTransport {
         }
         backlogBytes = 0;
         channel.close();
+        Channel t = twin;
+        if (t != null) {
+            t.shutdown();
+            synchronized (twinLock) { // a device thread in a twin exchange has been woken and let go
+                t.close();
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import vfio.posix.Errno;
 import vfio.posix.ErrnoException;
 import vfio.posix.Fd;
+import vfio.posix.ReceivedSockets;
 import vfio.posix.UnixSocket;
 import vfio.user.protocol.Capabilities;
 import vfio.user.protocol.Channel;
@@ -43,6 +44,7 @@ public final class TestClient implements AutoCloseable {
     public final AtomicInteger dmaReadsServed = new AtomicInteger();
     public final AtomicInteger dmaWritesServed = new AtomicInteger();
     private Capabilities capabilities;
+    private volatile Channel twin;
 
     private TestClient(UnixSocket socket, long memoryBase, int memorySize) {
         this.channel = new Channel(socket, "test server");
@@ -95,8 +97,39 @@ public final class TestClient implements AutoCloseable {
             check(reply);
             VersionPayload v = VersionPayload.decode(reply.body());
             capabilities = v.capabilities();
+            List<Fd> fds = reply.takeFds();
+            if (capabilities.twinSocket().map(Capabilities.TwinSocket::supported).orElse(false)) {
+                int index = capabilities.twinSocket().get().fdIndex();
+                if (index >= fds.size()) {
+                    fds.forEach(Fd::close);
+                    throw new IOException("the server offered a twin socket at fd index " + index + " but sent "
+                            + fds.size() + " descriptors");
+                }
+                twin = new Channel(ReceivedSockets.adopt(fds.remove(index)), "test server (twin)");
+                Thread server = new Thread(this::serveTwin, "test-client-twin");
+                server.setDaemon(true);
+                server.start();
+            }
+            fds.forEach(Fd::close);
             return capabilities;
         }
+    }
+
+    /** Answers the server's DMA commands on the twin socket until it closes. */
+    private void serveTwin() {
+        try {
+            while (true) {
+                Message m = twin.receive(-1, TIMEOUT_MS, MAX_MESSAGE, 0);
+                serve(m, twin);
+            }
+        } catch (IOException e) {
+            // the session ended
+        }
+    }
+
+    /** @return whether DMA commands come on a twin socket */
+    public boolean hasTwinSocket() {
+        return twin != null;
     }
 
     public Capabilities capabilities() {
@@ -151,6 +184,10 @@ public final class TestClient implements AutoCloseable {
 
     /** Answers one DMA_READ/DMA_WRITE from the server. */
     public void serve(Message m) throws IOException {
+        serve(m, channel);
+    }
+
+    private void serve(Message m, Channel channel) throws IOException {
         try (m) {
             Header h = m.header();
             if (ignoreDma) {
@@ -282,5 +319,9 @@ public final class TestClient implements AutoCloseable {
     @Override
     public void close() {
         channel.close();
+        Channel t = twin;
+        if (t != null) {
+            t.close();
+        }
     }
 }
