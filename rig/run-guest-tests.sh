@@ -51,7 +51,7 @@ fi
 mkdir -p "$reports"
 rm -rf "$reports/reports"
 mvn_try -pl "$module" dependency:build-classpath -Dmdep.outputFile="$reports/classpath.txt" -Dmdep.includeScope=test >&2
-jar="$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/$junit_version/junit-platform-console-standalone-$junit_version.jar"
+jar="${HOME:-/root}/.m2/repository/org/junit/platform/junit-platform-console-standalone/$junit_version/junit-platform-console-standalone-$junit_version.jar"
 if [ ! -f "$jar" ]; then
     rig_log "fetching the JUnit console launcher $junit_version"
     (cd "$REPO_DIR" && mvn -q dependency:get -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_version") >&2
