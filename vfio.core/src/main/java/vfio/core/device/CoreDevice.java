@@ -697,12 +697,15 @@ public final class CoreDevice implements Device, SessionSource {
         for (DeviceRegion region : regions) {
             region.publish();
         }
+        String note = r.match().reason().isEmpty() ? "" : ": " + r.match().reason();
+        Status[] change;
         synchronized (lock) {
+            // Session and status change together, so a caller woken in awaitBound sees BOUND and the backend.
             session = s;
+            change = updateStatus(DeviceState.BOUND, "bound to backend " + r.describe() + note);
             lock.notifyAll();
         }
-        String note = r.match().reason().isEmpty() ? "" : ": " + r.match().reason();
-        setStatus(DeviceState.BOUND, "bound to backend " + r.describe() + note);
+        announce(change);
     }
 
     /**
@@ -758,18 +761,35 @@ public final class CoreDevice implements Device, SessionSource {
     }
 
     private void setStatus(DeviceState state, String reason) {
-        Status old;
-        Status now;
+        Status[] change;
         synchronized (lock) {
-            old = status;
-            String backend = state == DeviceState.BOUND && open != null ? open.backendId() : null;
-            if (old.state() == state && old.reason().equals(reason) && Objects.equals(old.backendId(), backend)) {
-                return;
-            }
-            now = new Status(state, reason, backend, Instant.now());
-            status = now;
-            lock.notifyAll();
+            change = updateStatus(state, reason);
         }
+        announce(change);
+    }
+
+    /** Changes the status; the caller holds {@code lock}. @return {old, new}, or null if nothing changed */
+    private Status[] updateStatus(DeviceState state, String reason) {
+        Status old = status;
+        String backend = state == DeviceState.BOUND && open != null ? open.backendId() : null;
+        if (old.state() == state && old.reason().equals(reason) && Objects.equals(old.backendId(), backend)) {
+            return null;
+        }
+        Status now = new Status(state, reason, backend, Instant.now());
+        status = now;
+        lock.notifyAll();
+        return new Status[] {old, now};
+    }
+
+    /** Logs and announces a status change, outside the lock. */
+    private void announce(Status[] change) {
+        if (change == null) {
+            return;
+        }
+        Status old = change[0];
+        Status now = change[1];
+        DeviceState state = now.state();
+        String reason = now.reason();
         LOG.log(state == DeviceState.FAILED ? Level.WARNING : Level.INFO,
                 "device " + name() + ": " + old.state() + " -> " + state + ": " + reason);
         try {
