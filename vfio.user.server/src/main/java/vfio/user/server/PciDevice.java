@@ -68,8 +68,9 @@ public final class PciDevice implements AutoCloseable {
     }
 
     /**
-     * Releases the shared memory. Call after the server that served the device is closed.
-     * Idempotent.
+     * Releases the shared memory. Idempotent.
+     *
+     * @throws IllegalStateException while a {@link VfioUserServer} serves the device: close it first
      */
     @Override
     public void close() {

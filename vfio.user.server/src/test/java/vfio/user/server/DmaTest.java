@@ -27,7 +27,7 @@ class DmaTest extends ServerFixture {
 
     @Override
     ServerOptions options() {
-        return ServerOptions.defaults().withMaxDmaMaps(4).withDmaTimeoutMs(500);
+        return ServerOptions.defaults().withMaxDmaMaps(4).withDmaTimeoutMs(1000);
     }
 
     private static void busMaster(TestClient c) throws Exception {

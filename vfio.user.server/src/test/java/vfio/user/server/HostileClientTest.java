@@ -17,7 +17,7 @@ import vfio.user.server.testing.TestClient;
 class HostileClientTest extends ServerFixture {
     @Override
     ServerOptions options() {
-        return ServerOptions.defaults().withMessageTimeoutMs(300).withHandshakeTimeoutMs(300);
+        return ServerOptions.defaults().withMessageTimeoutMs(500).withHandshakeTimeoutMs(1000);
     }
 
     private static ByteBuffer rawHeader(int id, int command, int size, int flags) {
@@ -113,7 +113,7 @@ class HostileClientTest extends ServerFixture {
             ByteBuffer partial = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN);
             partial.put(rawHeader(1, Command.REGION_WRITE.code(), 40, 0)).putInt(0);
             UnixSocketAccess.send(c, partial.flip());
-            HandshakeTest.assertClosed(c); // after the 300 ms message timeout
+            HandshakeTest.assertClosed(c); // after the 500 ms message timeout
         }
         awaitServerIdle();
         assertStillServes();

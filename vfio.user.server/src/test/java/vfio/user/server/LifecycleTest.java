@@ -98,6 +98,12 @@ class LifecycleTest extends ServerFixture {
     }
 
     @Test
+    void aServedDeviceCannotBeClosed() {
+        assertThatThrownBy(() -> test.device.close()).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("close its VfioUserServer first");
+    }
+
+    @Test
     void theSocketIsOwnerOnly() throws Exception {
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socket))).isEqualTo("rw-------");
     }

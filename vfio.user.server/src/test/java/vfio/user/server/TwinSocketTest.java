@@ -15,7 +15,7 @@ class TwinSocketTest extends ServerFixture {
 
     @Override
     ServerOptions options() {
-        return ServerOptions.defaults().withDmaTimeoutMs(500);
+        return ServerOptions.defaults().withDmaTimeoutMs(1000);
     }
 
     @Test

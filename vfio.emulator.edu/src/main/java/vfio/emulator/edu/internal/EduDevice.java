@@ -298,6 +298,11 @@ public final class EduDevice implements RegionHandler, MigrationHandler, AutoClo
         java.util.Arrays.fill(dmaBuffer, (byte) 0);
     }
 
+    /**
+     * Stops new work and waits for work in progress to finish (a DMA by message may take until the
+     * server's DMA timeout: the connection thread that runs this cannot read the client's reply,
+     * unless a twin socket was negotiated).
+     */
     @Override
     public void stop() {
         synchronized (this) {

@@ -270,8 +270,16 @@ public final class DeviceModel {
         }
     }
 
-    /** Releases the shared memory. Idempotent. */
+    /**
+     * Releases the shared memory. Idempotent.
+     *
+     * @throws IllegalStateException while a server serves the device (its client could still reach
+     *                               the memory): close the server first
+     */
     public void close() {
+        if (served.get()) {
+            throw new IllegalStateException("the device is still served; close its VfioUserServer first");
+        }
         if (!closed.compareAndSet(false, true)) {
             return;
         }
