@@ -52,8 +52,13 @@ import vfio.user.protocol.VersionPayload;
  * replies returned by {@link #call} are owned (and closed) by the caller.
  */
 public final class Connection implements AutoCloseable {
-    /** How long the reader role must have been free before the background thread takes it. */
-    static final long HANDOVER_NANOS = 1_000_000L;
+    /**
+     * How long the reader role must have been free before the background thread takes it. Callers
+     * of a busy device never wait for it (they read themselves); it bounds how late a server command
+     * that arrives just after the last caller left is served. Short periods make the background
+     * thread wake often, which on a loaded CPU delays the callers it competes with.
+     */
+    static final long HANDOVER_NANOS = 10_000_000L;
     /** Longest the background reader waits in one poll before it checks deadlines again. */
     private static final int WATCH_MS = 100;
     /** Most file descriptors this client accepts with one message (what it proposes as max_msg_fds). */
@@ -502,15 +507,18 @@ public final class Connection implements AutoCloseable {
     private void runBackground() {
         while (failure.get() == null) {
             long next = checkDeadlines();
-            if (reader.get() == null && System.nanoTime() - readerReleasedAt >= HANDOVER_NANOS
-                    && reader.compareAndSet(null, BACKGROUND)) {
+            long idle = System.nanoTime() - readerReleasedAt;
+            boolean free = reader.get() == null;
+            if (free && idle >= HANDOVER_NANOS && reader.compareAndSet(null, BACKGROUND)) {
                 try {
                     readWhileIdle();
                 } finally {
                     releaseReader();
                 }
             } else {
-                LockSupport.parkNanos(this, Math.max(1, Math.min(HANDOVER_NANOS, next)));
+                // Sleep until the role could have been free long enough, or the next deadline.
+                long wait = free ? HANDOVER_NANOS - idle : HANDOVER_NANOS;
+                LockSupport.parkNanos(this, Math.max(100_000L, Math.min(wait, next)));
             }
         }
     }
