@@ -72,22 +72,32 @@ public final class DeviceProfiles {
 
     /**
      * QEMU's edu device: the identification register (0x010000ed); the DMA source, destination and
-     * count registers as 8-byte scratch registers; the interrupt raise register (INTx or MSI vector
-     * 0, whichever is enabled); the DMA engine (RAM to its buffer and back). Its masked-interrupt
-     * semantics depend on the transport and are only noted.
+     * count registers as 8-byte scratch registers; the interrupt raise register (vector 0 of INTx,
+     * MSI or MSI-X, whichever is enabled; the hook turns on bus mastering, without which an MSI is
+     * dropped); the DMA engine (RAM to its buffer and back). Its masked-interrupt semantics depend on
+     * the transport and are only noted.
      */
     public static Hooks edu() {
         return Hooks.none()
                 .withKnownValue(Pci.REGION_BAR0, EDU_REG_ID, 4, 0x010000edL)
                 .withKnownValue(Pci.REGION_CONFIG, 0, 4, EDU_ID)
                 .withScratch(new Hooks.Scratch(Pci.REGION_BAR0, EDU_REG_DMA_SRC, 24, 8))
-                .withIrqRaiser((ops, index, vector) -> {
-                    if (index != Pci.IRQ_INTX && index != Pci.IRQ_MSI || vector != 0) {
-                        return false;
+                .withIrqRaiser(new Hooks.IrqRaiser() {
+                    @Override
+                    public boolean raise(DeviceIoOps ops, int index, int vector) {
+                        if (index > Pci.IRQ_MSIX || vector != 0) {
+                            return false;
+                        }
+                        enableBusMaster(ops); // an MSI is a memory write: without bus mastering it is dropped
+                        lower(ops, index, vector);
+                        write(ops, Pci.REGION_BAR0, EDU_REG_IRQ_RAISE, 4, 1);
+                        return true;
                     }
-                    write(ops, Pci.REGION_BAR0, EDU_REG_IRQ_ACK, 4, 0xffffffffL);
-                    write(ops, Pci.REGION_BAR0, EDU_REG_IRQ_RAISE, 4, 1);
-                    return true;
+
+                    @Override
+                    public void lower(DeviceIoOps ops, int index, int vector) {
+                        write(ops, Pci.REGION_BAR0, EDU_REG_IRQ_ACK, 4, 0xffffffffL);
+                    }
                 })
                 .withDmaWriter((ops, targetIova, data, sourceIova) -> {
                     enableBusMaster(ops);

@@ -114,6 +114,17 @@ public final class Hooks {
          * @throws Exception if the device could not be told (the check fails with it)
          */
         boolean raise(DeviceIoOps ops, int index, int vector) throws Exception;
+
+        /**
+         * Lowers (acknowledges at the device) an interrupt it raised, as a driver's handler does
+         * before it unmasks a level-triggered, automasked vector (INTx); otherwise the unmask sees
+         * the line still asserted and the vector fires and masks itself again. The default does
+         * nothing (edge-triggered devices).
+         *
+         * @throws Exception if the device could not be told
+         */
+        default void lower(DeviceIoOps ops, int index, int vector) throws Exception {
+        }
     }
 
     /** Makes the device write memory by DMA. */

@@ -92,9 +92,16 @@ final class IrqChecks {
         return "software trigger";
     }
 
-    /** Unmasks after a delivery on an automasked index, as a driver must. */
-    static void afterDelivery(DeviceIoOps ops, IrqInfo irq, int vector) {
+    /**
+     * After a delivery on an automasked index, does what a driver's handler does: lowers the
+     * interrupt at the device (if the IRQ raiser can), then unmasks.
+     */
+    static void afterDelivery(Probe p, DeviceIoOps ops, IrqInfo irq, int vector) throws Exception {
         if (irq.has(IrqInfo.FLAG_AUTOMASKED)) {
+            Optional<Hooks.IrqRaiser> raiser = p.subject.hooks().irqRaiser();
+            if (raiser.isPresent()) {
+                raiser.get().lower(ops, irq.index(), vector);
+            }
             ops.setIrqs(IrqSet.one(irq.index(), IrqSet.Action.UNMASK, vector));
         }
     }
@@ -114,7 +121,7 @@ final class IrqChecks {
                 }
                 if (p.expect(s.get(v).await(p.subject.timeout()), what + " did not signal within "
                         + p.subject.timeout().toMillis() + " ms")) {
-                    afterDelivery(ops, irq, v);
+                    afterDelivery(p, ops, irq, v);
                 }
                 for (int u = 0; u < s.size(); u++) {
                     p.expect(u == v || s.get(u).drain() == 0, what + " signalled vector " + u + " too");
@@ -140,7 +147,7 @@ final class IrqChecks {
                 if (p.expect(s.get(v).await(p.subject.timeout()), "the device raised vector " + v + " of "
                         + Describe.irq(irq) + " but its signal was not signalled within "
                         + p.subject.timeout().toMillis() + " ms")) {
-                    afterDelivery(ops, irq, v);
+                    afterDelivery(p, ops, irq, v);
                 }
             }
             ops.setIrqs(IrqSet.disable(irq.index()));
@@ -180,7 +187,7 @@ final class IrqChecks {
             if (declared.orElse(null) == MaskedInterrupts.DELIVERED_ON_UNMASK) {
                 if (p.expect(v0.await(p.subject.timeout()), "an interrupt on masked " + name
                         + " was not delivered on unmask, though the device is declared DELIVERED_ON_UNMASK")) {
-                    afterDelivery(ops, irq, 0);
+                    afterDelivery(p, ops, irq, 0);
                 }
             } else if (declared.orElse(null) == MaskedInterrupts.DROPPED) {
                 p.expect(!v0.await(p.subject.quietPeriod()), "an interrupt on masked " + name
@@ -188,7 +195,7 @@ final class IrqChecks {
             } else {
                 boolean delivered = v0.await(p.subject.quietPeriod());
                 if (delivered) {
-                    afterDelivery(ops, irq, 0);
+                    afterDelivery(p, ops, irq, 0);
                 }
                 p.note(name + ": an interrupt raised while masked is " + (delivered ? "delivered on unmask (pending)"
                         : "dropped") + "; declare it with Hooks.withMaskedInterrupts to have it checked");
@@ -197,7 +204,7 @@ final class IrqChecks {
             String again = fire(p, ops, irq, 0, true);
             if (p.expect(v0.await(p.subject.timeout()), "after unmask, vector 0 of " + Describe.irq(irq) + " (" + again
                     + ") was not signalled within " + p.subject.timeout().toMillis() + " ms")) {
-                afterDelivery(ops, irq, 0);
+                afterDelivery(p, ops, irq, 0);
             }
             ops.setIrqs(IrqSet.disable(irq.index()));
         }
@@ -233,7 +240,7 @@ final class IrqChecks {
             ops.setIrqs(IrqSet.one(irq.index(), IrqSet.Action.TRIGGER, 0));
             if (p.expect(second.get(0).await(p.subject.timeout()), "after re-enabling " + Describe.irq(irq)
                     + ", a trigger of vector 0 did not signal the new signal")) {
-                afterDelivery(ops, irq, 0);
+                afterDelivery(p, ops, irq, 0);
             }
             p.expect(first.get(0).drain() == 0, "after re-enabling " + Describe.irq(irq)
                     + ", a trigger of vector 0 signalled the signal of the earlier enable");
