@@ -24,4 +24,10 @@ public @interface VfioUserBackendConfiguration {
             description = "The max_data_xfer_size this client proposes: the largest region read/write or DMA"
                     + " transfer in one message. Larger accesses are split.")
     int max_data_xfer_size() default 1 << 20;
+
+    /** @return whether to offer twin-socket mode */
+    @AttributeDefinition(name = "Offer twin-socket mode",
+            description = "Offer the server a second socket for the commands it sends (DMA_READ/DMA_WRITE), so they"
+                    + " never queue behind replies. Servers that do not support it are used in single-socket mode.")
+    boolean twin_socket() default true;
 }

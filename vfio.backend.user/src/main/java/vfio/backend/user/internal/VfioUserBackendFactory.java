@@ -29,8 +29,9 @@ import vfio.user.protocol.Capabilities;
  * core opening the device again. {@link #open} connects (retrying briefly while the socket is missing
  * or refuses), negotiates version and capabilities (proposing {@code max_msg_fds} {@value
  * Connection#MAX_RECEIVED_FDS} and the configured {@code max_data_xfer_size}) and reads the device
- * info. Twin-socket mode is not proposed: server commands arrive on the main socket and are served by
- * whichever thread reads it (see {@link Connection}).
+ * info. Twin-socket mode is offered (configurable); when the server takes it, its commands arrive on
+ * a socket of their own, else on the main socket where whichever thread reads serves them (see
+ * {@link Connection}).
  *
  * <p>This backend accepts no device options. Thread-safe; holds no per-device state.
  */
@@ -46,6 +47,7 @@ public final class VfioUserBackendFactory implements BackendFactory {
     private final Duration connectRetry;
     private final List<Path> socketDirectories;
     private final int maxDataTransfer;
+    private final boolean offerTwinSocket;
 
     /** DS constructor. */
     @Activate
@@ -53,16 +55,18 @@ public final class VfioUserBackendFactory implements BackendFactory {
         this(Duration.ofMillis(Math.max(0, config.connect_retry_ms())),
                 Arrays.stream(config.socket_directories()).filter(s -> !s.isBlank()).map(String::trim).map(Path::of)
                         .toList(),
-                config.max_data_xfer_size());
+                config.max_data_xfer_size(), config.twin_socket());
     }
 
     /**
      * @param connectRetry      how long {@link #open} retries while the socket is missing or refuses
      * @param socketDirectories if not empty, the only directories sockets may lie in
      * @param maxDataTransfer   the max_data_xfer_size to propose, 4 KiB .. 64 MiB
+     * @param offerTwinSocket   whether to offer twin-socket mode
      * @throws IllegalArgumentException if a value is out of range or a directory is not absolute
      */
-    public VfioUserBackendFactory(Duration connectRetry, List<Path> socketDirectories, int maxDataTransfer) {
+    public VfioUserBackendFactory(Duration connectRetry, List<Path> socketDirectories, int maxDataTransfer,
+            boolean offerTwinSocket) {
         if (maxDataTransfer < 4096 || maxDataTransfer > 64 << 20) {
             throw new IllegalArgumentException("max.data.xfer.size " + maxDataTransfer + " outside [4096, 64 MiB]");
         }
@@ -74,11 +78,12 @@ public final class VfioUserBackendFactory implements BackendFactory {
         this.connectRetry = connectRetry;
         this.socketDirectories = List.copyOf(socketDirectories);
         this.maxDataTransfer = maxDataTransfer;
+        this.offerTwinSocket = offerTwinSocket;
     }
 
-    /** A factory with the defaults: 2 s connect retry, any directory, 1 MiB transfers. */
+    /** A factory with the defaults: 2 s connect retry, any directory, 1 MiB transfers, twin socket offered. */
     public static VfioUserBackendFactory defaults() {
-        return new VfioUserBackendFactory(Duration.ofSeconds(2), List.of(), 1 << 20);
+        return new VfioUserBackendFactory(Duration.ofSeconds(2), List.of(), 1 << 20, true);
     }
 
     @Override
@@ -120,8 +125,8 @@ public final class VfioUserBackendFactory implements BackendFactory {
         }
         Path target = awaitSocket(request.name(), path);
         Capabilities proposal = new Capabilities(PROPOSED_MAX_MSG_FDS, maxDataTransfer,
-                Capabilities.DEFAULT_MAX_DMA_MAPS, Capabilities.DEFAULT_PGSIZES, Optional.empty(), Optional.empty(),
-                false);
+                Capabilities.DEFAULT_MAX_DMA_MAPS, Capabilities.DEFAULT_PGSIZES, Optional.empty(),
+                offerTwinSocket ? Optional.of(new Capabilities.TwinSocket(true, 0)) : Optional.empty(), false);
         DmaWindows dma = new DmaWindows(maxDataTransfer, request.name());
         Connection connection = Connection.open(target, request.name(), request.timeout(), connectRetry, proposal, dma);
         return new VfioUserDevice(request.name(), connection, dma);

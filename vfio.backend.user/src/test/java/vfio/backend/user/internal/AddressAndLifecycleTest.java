@@ -76,7 +76,8 @@ class AddressAndLifecycleTest {
     void configuredSocketDirectoriesConfineTheAddresses() throws Exception {
         Path allowed = Files.createDirectory(dir.resolve("allowed"));
         Path other = Files.createDirectory(dir.resolve("other"));
-        VfioUserBackendFactory confined = new VfioUserBackendFactory(Duration.ofMillis(100), List.of(allowed), 1 << 20);
+        VfioUserBackendFactory confined = new VfioUserBackendFactory(Duration.ofMillis(100), List.of(allowed), 1 << 20,
+                true);
         try (UnixServerSocket in = UnixServerSocket.listen(allowed.resolve("in.sock"), 1);
                 UnixServerSocket out = UnixServerSocket.listen(other.resolve("out.sock"), 1)) {
             assertThat(confined.match("vfio-user:" + in.path()).matches()).isTrue();
@@ -119,7 +120,7 @@ class AddressAndLifecycleTest {
             }
         });
         starter.start();
-        VfioUserBackendFactory patient = new VfioUserBackendFactory(Duration.ofSeconds(5), List.of(), 1 << 20);
+        VfioUserBackendFactory patient = new VfioUserBackendFactory(Duration.ofSeconds(5), List.of(), 1 << 20, true);
         try (VfioUserDevice d = (VfioUserDevice) patient.open(OpenRequest.of("late", "vfio-user:" + path))) {
             assertThat(d.deviceInfo().numRegions()).isEqualTo(9);
         } finally {
@@ -149,7 +150,7 @@ class AddressAndLifecycleTest {
             }
         });
         restarter.start();
-        VfioUserBackendFactory patient = new VfioUserBackendFactory(Duration.ofSeconds(5), List.of(), 1 << 20);
+        VfioUserBackendFactory patient = new VfioUserBackendFactory(Duration.ofSeconds(5), List.of(), 1 << 20, true);
         try (VfioUserDevice d = (VfioUserDevice) patient.open(OpenRequest.of("stale", "vfio-user:" + path))) {
             assertThat(d.deviceInfo().numIrqs()).isEqualTo(5);
         } finally {
@@ -208,6 +209,10 @@ class AddressAndLifecycleTest {
             // Warm up the JVM's and JNA's own descriptors first.
             try (VfioUserDevice warm = Fixture.open(server)) {
                 warm.regionInfo(0);
+            }
+            // The server closes its end of the warm-up connection on its own thread.
+            for (int i = 0; i < 500 && server.peer() != null; i++) {
+                Thread.sleep(10);
             }
             Map<String, Integer> before = Fixture.kinds();
             for (int round = 0; round < 3; round++) {

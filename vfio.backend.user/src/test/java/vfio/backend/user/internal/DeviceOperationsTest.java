@@ -286,10 +286,18 @@ class DeviceOperationsTest {
     }
 
     @Test
-    void serverDmaIsServedWhileTheClientIsIdle() throws Exception {
+    void singleSocketModeWhenTheServerDoesNotTakeTheTwinSocket() {
+        assertThat(device.proposedJson).contains("\"twin_socket\":{\"supported\":true");
+        assertThat(ops.twinSocket()).isFalse();
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest(name = "twin socket: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void serverDmaIsServedWhileTheClientIsIdle(boolean twin) throws Exception {
         ops.close();
         device.release();
         device = new FakeDevice();
+        device.offerTwin = twin;
         FakeDevice inner = device;
         server.close();
         // Writing the "doorbell" at BAR1 0xf00 makes the server DMA 16 bytes into client memory after
@@ -309,6 +317,7 @@ class DeviceOperationsTest {
             }
         });
         ops = Fixture.open(server);
+        assertThat(ops.twinSocket()).isEqualTo(twin);
         try (TestDmaMemory mem = TestDmaMemory.create(0x1000, false)) {
             ops.dmaMap(mem, 0x200000, true, true);
             write32(1, 0xf00, 1);

@@ -19,6 +19,7 @@ import vfio.posix.Errno;
 import vfio.posix.EventFd;
 import vfio.posix.Fd;
 import vfio.posix.MemFd;
+import vfio.posix.UnixSocket;
 import vfio.user.protocol.ArgszFlags;
 import vfio.user.protocol.Command;
 import vfio.user.protocol.DmaMap;
@@ -58,6 +59,8 @@ public class FakeDevice implements FakeServer.Responder {
     public final byte[] bar1 = new byte[4096];
     public final byte[] config = new byte[256];
     public volatile String versionJson = DEFAULT_CAPS;
+    /** Whether to choose twin-socket mode when the client offers it. */
+    public volatile boolean offerTwin;
     public volatile String proposedJson;
     public final List<IrqSetRecord> irqSets = new CopyOnWriteArrayList<>();
     public final Map<String, EventFd> eventfds = new HashMap<>();
@@ -122,9 +125,22 @@ public class FakeDevice implements FakeServer.Responder {
             case VERSION -> {
                 VersionPayload v = VersionPayload.decode(b);
                 proposedJson = v.capabilities().toJson();
-                byte[] json = versionJson.getBytes(StandardCharsets.UTF_8);
+                boolean twin = offerTwin && v.capabilities().twinSocket().map(t -> t.supported()).orElse(false);
+                String text = twin ? versionJson.replaceFirst("\\{\\s*\"capabilities\"\\s*:\\s*\\{",
+                        "{\"capabilities\":{\"twin_socket\":{\"supported\":true,\"fd_index\":0},") : versionJson;
+                byte[] json = text.getBytes(StandardCharsets.UTF_8);
                 ByteBuffer r = le(4 + json.length + 1).putShort((short) 0).putShort((short) 1).put(json).put((byte) 0);
-                peer.reply(m, r.flip());
+                if (twin) {
+                    UnixSocket[] pair = UnixSocket.pair();
+                    try {
+                        peer.reply(m, r.flip(), pair[1].fd().value());
+                    } finally {
+                        pair[1].close();
+                    }
+                    peer.twin(pair[0]);
+                } else {
+                    peer.reply(m, r.flip());
+                }
             }
             case DEVICE_GET_INFO -> {
                 ByteBuffer r = le(16);

@@ -131,6 +131,7 @@ public final class FakeServer implements AutoCloseable {
         private final Channel channel;
         private final Deque<Message> backlog = new ArrayDeque<>();
         private int nextId = 0x8000; // server ids deliberately overlap client ids now and then
+        private volatile Channel twin;
         volatile boolean dropped;
 
         Peer(UnixSocket socket) {
@@ -164,15 +165,26 @@ public final class FakeServer implements AutoCloseable {
             socket.send(bytes, fds);
         }
 
+        /** Switches to twin-socket mode: server commands go on {@code serverEnd} from now on. */
+        public void twin(UnixSocket serverEnd) {
+            twin = new Channel(serverEnd, "client (twin)");
+        }
+
+        /** @return the twin socket's channel, or null in single-socket mode */
+        public Channel twin() {
+            return twin;
+        }
+
         /**
-         * Sends a server command and waits for the client's reply to it, queueing client commands that
-         * arrive meanwhile.
+         * Sends a server command and waits for the client's reply to it (on the twin socket in
+         * twin-socket mode), queueing client commands that arrive meanwhile.
          */
         public Message command(Command c, ByteBuffer body) throws IOException {
             int id = nextId++ & 0xffff;
-            channel.send(Header.command(id, c, body == null ? 0 : body.remaining(), false), body, new int[0]);
+            Channel on = twin != null ? twin : channel;
+            on.send(Header.command(id, c, body == null ? 0 : body.remaining(), false), body, new int[0]);
             while (true) {
-                Message m = channel.receive(5000, 5000, 64 << 20, 253);
+                Message m = on.receive(5000, 5000, 64 << 20, 253);
                 if (m == null) {
                     throw new IOException("client did not answer " + c);
                 }
@@ -187,6 +199,9 @@ public final class FakeServer implements AutoCloseable {
         public void close() {
             dropped = true;
             channel.close();
+            if (twin != null) {
+                twin.close();
+            }
             backlog.forEach(Message::close);
             backlog.clear();
         }

@@ -403,8 +403,10 @@ class HostileServerTest {
     private record DmaResult(String what, Header reply, byte[] data) {
     }
 
-    @Test
-    void dmaOutsideMappedMemoryIsRefusedWhileAClientRequestWaitsAndMemoryIsUntouched() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest(name = "twin socket: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void dmaOutsideMappedMemoryIsRefusedWhileAClientRequestWaitsAndMemoryIsUntouched(boolean twin) throws Exception {
+        device.offerTwin = twin;
         List<DmaResult> results = new CopyOnWriteArrayList<>();
         VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
             long base = 0x100000;
@@ -428,6 +430,7 @@ class HostileServerTest {
             for (int i = 0; i < 0x1000; i++) {
                 view.put(i, (byte) 0x5a);
             }
+            assertThat(d.twinSocket()).isEqualTo(twin);
             d.dmaMap(mem, 0x100000, true, true);
             d.dmaMap(readOnly, 0x300000, true, false);
             read32(d, TRIGGER);
@@ -530,6 +533,50 @@ class HostileServerTest {
                 new Header(m.header().id(), Command.DEVICE_GET_INFO.code(), 16, Header.TYPE_REPLY, 0), null));
         assertThatThrownBy(() -> Fixture.open(server)).isInstanceOf(DeviceUnavailableException.class)
                 .hasMessageContaining("answers no outstanding request");
+    }
+
+    @Test
+    void twinSocketModeWithoutItsDescriptorFailsTheOpen() throws Exception {
+        device.versionJson = "{\"capabilities\":{\"twin_socket\":{\"supported\":true,\"fd_index\":0}}}";
+        server = FakeServer.start(dir.resolve("twin0.sock"), device);
+        assertThatThrownBy(() -> Fixture.open(server)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("chose twin-socket mode but its VERSION reply carries 0 descriptor(s)");
+    }
+
+    @Test
+    void aTwinSocketThatIsNoSocketFailsTheOpen() throws Exception {
+        server = FakeServer.start(dir.resolve("twinfd.sock"), (peer, m) -> {
+            if (m.header().commandOrNull() != Command.VERSION) {
+                device.respond(peer, m);
+                return;
+            }
+            byte[] json = "{\"capabilities\":{\"twin_socket\":{\"supported\":true,\"fd_index\":0}}}"
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            ByteBuffer r = le(4 + json.length + 1).putShort((short) 0).putShort((short) 1).put(json).put((byte) 0);
+            try (EventFd notASocket = EventFd.create()) {
+                peer.reply(m, r.flip(), notASocket.fd().value());
+            }
+        });
+        assertThatThrownBy(() -> Fixture.open(server)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("twin socket that is not a socket");
+    }
+
+    @Test
+    void aReplyOnTheTwinSocketFailsTheConnection() throws Exception {
+        device.offerTwin = true;
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> peer.twin().send(
+                new Header(7, Command.DMA_READ.code(), 16, Header.TYPE_REPLY, 0), null, new int[0]));
+        assertThat(d.twinSocket()).isTrue();
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("on the twin socket, which carries only its commands");
+    }
+
+    @Test
+    void aServerClosingItsTwinSocketFailsTheConnection() throws Exception {
+        device.offerTwin = true;
+        VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> peer.twin().close());
+        assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
+                .hasMessageContaining("closed the twin socket");
     }
 
     @Test

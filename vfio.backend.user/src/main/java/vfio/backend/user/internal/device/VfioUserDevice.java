@@ -561,6 +561,11 @@ public final class VfioUserDevice implements DeviceIoOps {
         fds.forEach(Fd::close);
     }
 
+    /** @return whether the server's commands come on a socket of their own (twin-socket mode) */
+    public boolean twinSocket() {
+        return connection.twinSocket();
+    }
+
     /** @return the connection's failure reason, or null while it works (for diagnostics and tests) */
     public String failureReason() {
         return connection.failureReason();

@@ -6,6 +6,8 @@ import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -17,6 +19,8 @@ import vfio.api.device.DeviceException;
 import vfio.api.device.DeviceUnavailableException;
 import vfio.posix.Errno;
 import vfio.posix.ErrnoException;
+import vfio.posix.Fd;
+import vfio.posix.ReceivedSockets;
 import vfio.posix.UnixSocket;
 import vfio.user.protocol.Capabilities;
 import vfio.user.protocol.Channel;
@@ -84,6 +88,9 @@ public final class Connection implements AutoCloseable {
     private volatile int maxMessageSize;
     private volatile Capabilities capabilities = Capabilities.DEFAULTS;
     private volatile Thread background;
+    /** The server-to-client command socket in twin-socket mode, else null. */
+    private volatile Channel twin;
+    private volatile Thread twinReader;
 
     private Connection(UnixSocket socket, Path path, Duration timeout, ServerCommandHandler handler) {
         this.server = "vfio-user server " + path;
@@ -117,7 +124,14 @@ public final class Connection implements AutoCloseable {
         Connection c = new Connection(socket, path, timeout, handler);
         try {
             c.negotiate(proposal);
-            Thread t = new Thread(c::runBackground, "vfio-user " + deviceName + " (" + path.getFileName() + ")");
+            String name = "vfio-user " + deviceName + " (" + path.getFileName() + ")";
+            if (c.twin != null) {
+                Thread r = new Thread(c::runTwin, name + " server commands");
+                r.setDaemon(true);
+                c.twinReader = r;
+                r.start();
+            }
+            Thread t = new Thread(c::runBackground, name);
             t.setDaemon(true);
             c.background = t;
             t.start();
@@ -155,11 +169,20 @@ public final class Connection implements AutoCloseable {
     private void negotiate(Capabilities proposal) {
         ByteBuffer body = new VersionPayload(VersionPayload.MAJOR, VersionPayload.MINOR, proposal).encode();
         VersionPayload answer;
+        List<Fd> fds;
         try (Message reply = call(Command.VERSION, body, NO_FDS)) {
-            // Twin-socket mode is not proposed, so any descriptor here is unexpected: Message.close closes it.
             answer = VersionPayload.decode(reply.body());
+            fds = reply.takeFds();
         } catch (ProtocolException e) {
             throw fail(server + " sent a malformed VERSION reply: " + e.getMessage(), null);
+        }
+        try {
+            twin = twinSocket(proposal, answer.capabilities(), fds);
+        } finally {
+            // Descriptors other than the twin socket are unexpected.
+            for (Fd fd : fds) {
+                fd.close();
+            }
         }
         if (answer.major() != VersionPayload.MAJOR) {
             fail(server + " speaks vfio-user " + answer.major() + "." + answer.minor(), null);
@@ -177,11 +200,46 @@ public final class Connection implements AutoCloseable {
                 Math.min(proposal.maxDataXferSize(), theirs.maxDataXferSize()),
                 Math.min(proposal.maxDmaMaps(), theirs.maxDmaMaps()),
                 (proposal.pgsizes() & theirs.pgsizes()) | Capabilities.DEFAULT_PGSIZES, theirs.migration(),
-                java.util.Optional.empty(), proposal.writeMultiple() && theirs.writeMultiple());
+                twin != null ? theirs.twinSocket() : Optional.empty(),
+                proposal.writeMultiple() && theirs.writeMultiple());
         capabilities = agreed;
         // Largest body: a data transfer of max_data_xfer_size (we accept our own proposal from the
         // server) or a region info of at most 1 MiB, plus fixed parts.
         maxMessageSize = Header.SIZE + 64 + Math.max(proposal.maxDataXferSize(), 1 << 20);
+    }
+
+    /**
+     * Twin-socket mode: when this client offered it and the server chose it, the server passes the
+     * socket of its command channel with the VERSION reply.
+     *
+     * @param fds the reply's descriptors; the one taken is removed from the list
+     * @return the twin socket's channel, or null for single-socket mode
+     */
+    private Channel twinSocket(Capabilities proposal, Capabilities theirs, List<Fd> fds) {
+        boolean offered = proposal.twinSocket().map(Capabilities.TwinSocket::supported).orElse(false);
+        Capabilities.TwinSocket t = theirs.twinSocket().orElse(null);
+        if (t == null || !t.supported()) {
+            return null;
+        }
+        if (!offered) {
+            throw fail(server + " chose twin-socket mode, which this client did not offer", null);
+        }
+        if (t.fdIndex() >= fds.size()) {
+            // The spec: an inconsistent reply means the client cannot receive the server's commands.
+            throw fail(server + " chose twin-socket mode but its VERSION reply carries " + fds.size()
+                    + " descriptor(s), not one at fd_index " + t.fdIndex(), null);
+        }
+        Fd fd = fds.remove(t.fdIndex());
+        try {
+            return new Channel(ReceivedSockets.adopt(fd), server + " (twin socket)");
+        } catch (ErrnoException e) {
+            throw fail(server + " passed a twin socket that is not a socket: " + e.getMessage(), e);
+        }
+    }
+
+    /** @return whether server commands arrive on a socket of their own (twin-socket mode) */
+    public boolean twinSocket() {
+        return twin != null;
     }
 
     /** @return the capabilities both sides agreed on; constant after {@link #open} */
@@ -251,6 +309,10 @@ public final class Connection implements AutoCloseable {
         if (failure.compareAndSet(null, e)) {
             LOG.log(level, "vfio-user connection failed: {0}", reason);
             channel.shutdown();
+            Channel tw = twin;
+            if (tw != null) {
+                tw.shutdown();
+            }
             for (Pending p : pending.values()) {
                 if (pending.remove(p.id, p)) {
                     p.abort();
@@ -281,20 +343,24 @@ public final class Connection implements AutoCloseable {
     public void close() {
         fail("the vfio-user connection to " + server.substring("vfio-user server ".length())
                 + " was closed by this client", null, Level.DEBUG);
-        Thread t = background;
-        if (t != null && t != Thread.currentThread()) {
-            try {
-                t.join(Math.max(1000, timeoutMs));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        for (Thread t : new Thread[] {background, twinReader}) {
+            if (t != null && t != Thread.currentThread()) {
+                try {
+                    t.join(Math.max(1000, timeoutMs));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                if (t.isAlive()) {
+                    // Closing the descriptor under a thread that may still use it could hand its number
+                    // to another file; leaving it open is the lesser harm.
+                    LOG.log(Level.ERROR, "vfio-user thread {0} did not stop; its sockets are left open", t.getName());
+                    return;
+                }
             }
-            if (t.isAlive()) {
-                // Closing the descriptor under a thread that may still use it could hand its number to
-                // another file; leave it to the garbage collector rather than risk that.
-                LOG.log(Level.ERROR, "vfio-user background thread {0} did not stop; its socket is left open",
-                        t.getName());
-                return;
-            }
+        }
+        Channel tw = twin;
+        if (tw != null) {
+            tw.close();
         }
         // Only a thread that still holds the reader role (none after the join) could touch the socket.
         if (reader.get() == null || reader.get() == BACKGROUND) {
@@ -457,7 +523,7 @@ public final class Connection implements AutoCloseable {
     private void dispatch(Message m) {
         Header h = m.header();
         if (!h.isReply()) {
-            serve(m);
+            serve(m, channel);
             return;
         }
         Pending p = pending.get(h.id());
@@ -481,7 +547,7 @@ public final class Connection implements AutoCloseable {
         return (before & bit) != 0;
     }
 
-    private void serve(Message m) {
+    private void serve(Message m, Channel on) {
         try (m) {
             Header h = m.header();
             ServerCommandHandler.Answer a;
@@ -496,7 +562,7 @@ public final class Connection implements AutoCloseable {
                 return;
             }
             Header reply = a.errno() != 0 ? Header.errorReply(h, a.errno()) : Header.reply(h, a.bodySize());
-            channel.send(reply, a.errno() != 0 ? null : a.body(), NO_FDS);
+            on.send(reply, a.errno() != 0 ? null : a.body(), NO_FDS);
         } catch (IOException | IllegalStateException e) {
             fail(server + " closed the connection (answering " + m.header() + ": " + e.getMessage() + ")", e);
         }
@@ -505,6 +571,14 @@ public final class Connection implements AutoCloseable {
     // ---- background reader and watchdog -------------------------------------------------------
 
     private void runBackground() {
+        if (twin != null) {
+            // Server commands have their own socket and reader: only overdue requests need watching.
+            // Later requests have later deadlines, so sleeping until the earliest one misses nothing.
+            while (failure.get() == null) {
+                LockSupport.parkNanos(this, Math.max(100_000L, checkDeadlines()));
+            }
+            return;
+        }
         while (failure.get() == null) {
             long next = checkDeadlines();
             long idle = System.nanoTime() - readerReleasedAt;
@@ -542,6 +616,35 @@ public final class Connection implements AutoCloseable {
             if (!followers.isEmpty()) {
                 return;
             }
+        }
+    }
+
+    /** Twin-socket mode: serves the server's commands from their own socket until the connection ends. */
+    private void runTwin() {
+        Channel tw = twin;
+        while (failure.get() == null) {
+            Message m;
+            try {
+                m = tw.receive(-1, timeoutMs, maxMessageSize, MAX_RECEIVED_FDS);
+            } catch (EOFException e) {
+                fail(server + " closed the twin socket", e);
+                return;
+            } catch (ProtocolException e) {
+                fail(server + " broke the vfio-user protocol on the twin socket: " + e.getMessage(), e);
+                return;
+            } catch (IOException | IllegalStateException e) {
+                fail("the twin socket of " + server + " failed: " + e.getMessage(), e);
+                return;
+            }
+            if (m == null) {
+                continue;
+            }
+            if (m.header().isReply()) {
+                m.close();
+                fail(server + " sent " + m.header() + " on the twin socket, which carries only its commands", null);
+                return;
+            }
+            serve(m, tw);
         }
     }
 
