@@ -40,11 +40,12 @@ class SharedContainerGuestTest {
     }
 
     @Test
-    void aSecondBackendInstanceCannotTakeAnOpenGroup() {
+    void aSecondBackendInstanceCannotTakeAnOpenDevice() {
         String edu = address(EDU_VENDOR, EDU_DEVICE);
         try (DeviceIoOps first = GuestSupport.open(IoctlBackendFactory.system(), "edu", edu)) {
             assertThatThrownBy(() -> GuestSupport.open(IoctlBackendFactory.system(), "edu-again", edu))
-                    .isInstanceOf(DeviceException.class).hasMessageContaining("EBUSY");
+                    .isInstanceOf(DeviceException.class)
+                    .satisfies(e -> assertThat(e.getMessage()).containsAnyOf("EBUSY", "can be bound once"));
             assertThat(read32(first, 0, 0)).as("the first is unaffected").isEqualTo(0x010000ed);
         }
     }

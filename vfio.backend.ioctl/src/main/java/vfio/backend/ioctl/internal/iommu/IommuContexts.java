@@ -314,7 +314,9 @@ public final class IommuContexts {
             device.close();
             release.run();
             throw KernelErrors.backend(step, e, "cannot attach " + plan.deviceFile() + " to IOAS " + space.id
-                    + " of " + plan.iommuDev());
+                    + " of " + plan.iommuDev() + (step.equals("VFIO_DEVICE_BIND_IOMMUFD")
+                            ? " (a device file can be bound once: another process or backend instance has the device)"
+                            : ""));
         }
         return new Attachment(device, space, plan.describe(), release);
     }
