@@ -576,7 +576,7 @@ class HostileServerTest {
         device.offerTwin = true;
         VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> peer.twin().close());
         assertThatThrownBy(() -> read32(d, TRIGGER)).isInstanceOf(DeviceUnavailableException.class)
-                .hasMessageContaining("closed the twin socket");
+                .hasMessageContaining("closed the connection (its twin socket)");
     }
 
     @Test

@@ -627,7 +627,7 @@ public final class Connection implements AutoCloseable {
             try {
                 m = tw.receive(-1, timeoutMs, maxMessageSize, MAX_RECEIVED_FDS);
             } catch (EOFException e) {
-                fail(server + " closed the twin socket", e);
+                fail(server + " closed the connection (its twin socket)", e);
                 return;
             } catch (ProtocolException e) {
                 fail(server + " broke the vfio-user protocol on the twin socket: " + e.getMessage(), e);
