@@ -28,23 +28,28 @@ import vfio.api.backend.OpenRequest;
  * </pre>
  *
  * With the C tool's path it starts the tool's minimal server (so the server adds nothing of its own),
- * measures the Java client against it, the C client against it, and the raw floor. Without it, it
- * measures against the in-process {@link FakeServer} only.
+ * measures the Java client against it, the C client against it, and the raw floor. With {@code edu}
+ * it measures against the edu emulation on the platform's server library, in this JVM (BAR0's id
+ * register). Without arguments, against the in-process {@link FakeServer}.
  */
 public final class RoundTripBenchmark {
     private RoundTripBenchmark() {
     }
 
     public static void main(String[] args) throws Exception {
-        String tool = args.length > 0 ? args[0] : null;
+        boolean edu = args.length > 0 && args[0].equals("edu");
+        String tool = args.length > 0 && !edu ? args[0] : null;
         int calls = args.length > 1 ? Integer.parseInt(args[1]) : 10_000;
         Path dir = Files.createTempDirectory("vfio-bench");
         Path sock = dir.resolve("bench.sock");
         Process server = null;
         FakeServer fake = null;
         FakeDevice device = null;
+        vfio.emulator.edu.EduEmulator emulator = null;
         try {
-            if (tool != null) {
+            if (edu) {
+                emulator = vfio.emulator.edu.EduEmulator.start(sock);
+            } else if (tool != null) {
                 server = new ProcessBuilder(tool, "server", sock.toString()).redirectErrorStream(true).start();
                 BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
                 String line = out.readLine();
@@ -59,9 +64,10 @@ public final class RoundTripBenchmark {
             long javaMedian;
             try (DeviceIoOps ops = factory.open(new OpenRequest("bench", "vfio-user:" + sock, Duration.ofSeconds(5),
                     Map.of()))) {
-                javaMedian = measure(ops, calls);
+                javaMedian = measure(ops, edu ? 0 : 1, calls);
             }
-            System.out.printf("java-client (%s server) median_ns=%d%n", tool != null ? "C" : "Java fake", javaMedian);
+            System.out.printf("java-client (%s server) median_ns=%d%n",
+                    edu ? "edu emulation, same JVM" : tool != null ? "C" : "Java fake", javaMedian);
             if (tool != null) {
                 String c = run(tool, "client", sock.toString(), Integer.toString(calls));
                 String raw = run(tool, "raw", Integer.toString(calls));
@@ -77,6 +83,9 @@ public final class RoundTripBenchmark {
                 server.destroy();
                 server.waitFor();
             }
+            if (emulator != null) {
+                emulator.close();
+            }
             if (fake != null) {
                 fake.close();
                 device.release();
@@ -86,18 +95,18 @@ public final class RoundTripBenchmark {
         }
     }
 
-    private static long measure(DeviceIoOps ops, int calls) {
+    private static long measure(DeviceIoOps ops, int region, int calls) {
         ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
         // Warm up the JIT on the same path first.
         for (int i = 0; i < Math.max(20_000, calls); i++) {
             b.clear();
-            ops.regionRead(1, 0, b);
+            ops.regionRead(region, 0, b);
         }
         long[] t = new long[calls];
         for (int i = 0; i < calls; i++) {
             b.clear();
             long t0 = System.nanoTime();
-            ops.regionRead(1, 0, b);
+            ops.regionRead(region, 0, b);
             t[i] = System.nanoTime() - t0;
         }
         Arrays.sort(t);
