@@ -12,6 +12,9 @@ import vfio.api.device.RegionInfo;
  * {@link Hooks} for the devices this project tests with, recognised by their PCI vendor and device
  * IDs: the memory device of {@code vfio.backend.memory} and QEMU's {@code edu} device (as QEMU emulates
  * it and as {@code vfio.emulator.edu} serves it over vfio-user).
+ *
+ * <p>Stateless. The hooks access the device only through the {@link DeviceIoOps} the kit passes
+ * them, on the kit's thread; they throw what the backend throws.
  */
 public final class DeviceProfiles {
     /** PCI IDs (device &lt;&lt; 16 | vendor) of the memory backend's device. */
