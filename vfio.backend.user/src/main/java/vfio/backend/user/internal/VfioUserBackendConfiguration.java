@@ -30,4 +30,11 @@ public @interface VfioUserBackendConfiguration {
             description = "Offer the server a second socket for the commands it sends (DMA_READ/DMA_WRITE), so they"
                     + " never queue behind replies. Servers that do not support it are used in single-socket mode.")
     boolean twin_socket() default true;
+
+    /** @return whether to map region files that are not sealed against shrinking */
+    @AttributeDefinition(name = "Map unsealed region files",
+            description = "Map a region's file even when the server did not seal it against shrinking (F_SEAL_SHRINK)."
+                    + " A server that then shrinks the file makes mapped accesses fault (SIGBUS), which can end the"
+                    + " JVM; leave off unless the server is trusted. Off: such regions use read/write messages.")
+    boolean map_unsealed_region_fds() default false;
 }

@@ -48,6 +48,7 @@ public final class VfioUserBackendFactory implements BackendFactory {
     private final List<Path> socketDirectories;
     private final int maxDataTransfer;
     private final boolean offerTwinSocket;
+    private final boolean mapUnsealed;
 
     /** DS constructor. */
     @Activate
@@ -55,7 +56,7 @@ public final class VfioUserBackendFactory implements BackendFactory {
         this(Duration.ofMillis(Math.max(0, config.connect_retry_ms())),
                 Arrays.stream(config.socket_directories()).filter(s -> !s.isBlank()).map(String::trim).map(Path::of)
                         .toList(),
-                config.max_data_xfer_size(), config.twin_socket());
+                config.max_data_xfer_size(), config.twin_socket(), config.map_unsealed_region_fds());
     }
 
     /**
@@ -63,10 +64,12 @@ public final class VfioUserBackendFactory implements BackendFactory {
      * @param socketDirectories if not empty, the only directories sockets may lie in
      * @param maxDataTransfer   the max_data_xfer_size to propose, 4 KiB .. 64 MiB
      * @param offerTwinSocket   whether to offer twin-socket mode
+     * @param mapUnsealed       whether to map region files not sealed against shrinking (unsafe with an
+     *                          untrusted server)
      * @throws IllegalArgumentException if a value is out of range or a directory is not absolute
      */
     public VfioUserBackendFactory(Duration connectRetry, List<Path> socketDirectories, int maxDataTransfer,
-            boolean offerTwinSocket) {
+            boolean offerTwinSocket, boolean mapUnsealed) {
         if (maxDataTransfer < 4096 || maxDataTransfer > 64 << 20) {
             throw new IllegalArgumentException("max.data.xfer.size " + maxDataTransfer + " outside [4096, 64 MiB]");
         }
@@ -79,11 +82,15 @@ public final class VfioUserBackendFactory implements BackendFactory {
         this.socketDirectories = List.copyOf(socketDirectories);
         this.maxDataTransfer = maxDataTransfer;
         this.offerTwinSocket = offerTwinSocket;
+        this.mapUnsealed = mapUnsealed;
     }
 
-    /** A factory with the defaults: 2 s connect retry, any directory, 1 MiB transfers, twin socket offered. */
+    /**
+     * A factory with the defaults: 2 s connect retry, any directory, 1 MiB transfers, twin socket
+     * offered, only sealed region files mapped.
+     */
     public static VfioUserBackendFactory defaults() {
-        return new VfioUserBackendFactory(Duration.ofSeconds(2), List.of(), 1 << 20, true);
+        return new VfioUserBackendFactory(Duration.ofSeconds(2), List.of(), 1 << 20, true, false);
     }
 
     @Override
@@ -129,7 +136,7 @@ public final class VfioUserBackendFactory implements BackendFactory {
                 offerTwinSocket ? Optional.of(new Capabilities.TwinSocket(true, 0)) : Optional.empty(), false);
         DmaWindows dma = new DmaWindows(maxDataTransfer, request.name());
         Connection connection = Connection.open(target, request.name(), request.timeout(), connectRetry, proposal, dma);
-        return new VfioUserDevice(request.name(), connection, dma);
+        return new VfioUserDevice(request.name(), connection, dma, mapUnsealed);
     }
 
     /**

@@ -77,7 +77,7 @@ class AddressAndLifecycleTest {
         Path allowed = Files.createDirectory(dir.resolve("allowed"));
         Path other = Files.createDirectory(dir.resolve("other"));
         VfioUserBackendFactory confined = new VfioUserBackendFactory(Duration.ofMillis(100), List.of(allowed), 1 << 20,
-                true);
+                true, false);
         try (UnixServerSocket in = UnixServerSocket.listen(allowed.resolve("in.sock"), 1);
                 UnixServerSocket out = UnixServerSocket.listen(other.resolve("out.sock"), 1)) {
             assertThat(confined.match("vfio-user:" + in.path()).matches()).isTrue();
@@ -120,7 +120,7 @@ class AddressAndLifecycleTest {
             }
         });
         starter.start();
-        VfioUserBackendFactory patient = new VfioUserBackendFactory(Duration.ofSeconds(5), List.of(), 1 << 20, true);
+        VfioUserBackendFactory patient = new VfioUserBackendFactory(Duration.ofSeconds(5), List.of(), 1 << 20, true, false);
         try (VfioUserDevice d = (VfioUserDevice) patient.open(OpenRequest.of("late", "vfio-user:" + path))) {
             assertThat(d.deviceInfo().numRegions()).isEqualTo(9);
         } finally {
@@ -150,7 +150,7 @@ class AddressAndLifecycleTest {
             }
         });
         restarter.start();
-        VfioUserBackendFactory patient = new VfioUserBackendFactory(Duration.ofSeconds(5), List.of(), 1 << 20, true);
+        VfioUserBackendFactory patient = new VfioUserBackendFactory(Duration.ofSeconds(5), List.of(), 1 << 20, true, false);
         try (VfioUserDevice d = (VfioUserDevice) patient.open(OpenRequest.of("stale", "vfio-user:" + path))) {
             assertThat(d.deviceInfo().numIrqs()).isEqualTo(5);
         } finally {

@@ -57,7 +57,7 @@ class AgainstEduEmulatorTest {
         if (edu == null) {
             edu = EduEmulator.start(dir.resolve("edu.sock"));
         }
-        VfioUserBackendFactory factory = new VfioUserBackendFactory(Duration.ofSeconds(2), List.of(), 1 << 20, twin);
+        VfioUserBackendFactory factory = new VfioUserBackendFactory(Duration.ofSeconds(2), List.of(), 1 << 20, twin, false);
         ops = (VfioUserDevice) factory.open(new OpenRequest("edu", "vfio-user:" + edu.socket(), Duration.ofSeconds(5),
                 Map.of()));
         return ops;

@@ -18,7 +18,7 @@ import vfio.api.device.RegionInfo;
 import vfio.posix.Errno;
 import vfio.posix.EventFd;
 import vfio.posix.Fd;
-import vfio.posix.MemFd;
+import vfio.posix.MemFdSeals;
 import vfio.posix.UnixSocket;
 import vfio.user.protocol.ArgszFlags;
 import vfio.user.protocol.Command;
@@ -73,7 +73,7 @@ public class FakeDevice implements FakeServer.Responder {
     public volatile int migrationState = 2;
 
     public FakeDevice() throws Exception {
-        bar0 = MemFd.create("fake-bar0", BAR0_FILE_OFFSET + BAR0_SIZE);
+        bar0 = MemFdSeals.createSealed("fake-bar0", BAR0_FILE_OFFSET + BAR0_SIZE);
     }
 
     /** @return region 0's info as this device reports it */

@@ -17,7 +17,7 @@ final class Fixture {
 
     /** A factory with a short connect retry. */
     static VfioUserBackendFactory factory() {
-        return new VfioUserBackendFactory(Duration.ofMillis(500), List.of(), 1 << 20, true);
+        return new VfioUserBackendFactory(Duration.ofMillis(500), List.of(), 1 << 20, true, false);
     }
 
     static VfioUserDevice open(FakeServer server) {

@@ -212,6 +212,56 @@ class HostileServerTest {
         assertThat(d.failureReason()).isNull();
     }
 
+    /** Answers region 0's info with {@code fd} as its file. */
+    private static FakeServer.Responder regionInfoWith(vfio.posix.Fd fd) {
+        return (peer, m) -> {
+            int argsz = m.body().getInt(0);
+            ByteBuffer r = le(512);
+            RegionInfo info = FakeDevice.bar0Info();
+            int n = vfio.api.backend.VfioStructs.encodeRegionInfo(info, r, argsz);
+            if (argsz >= vfio.api.backend.VfioStructs.regionInfoSize(info)) {
+                peer.reply(m, r.flip().limit(n), fd.value());
+            } else {
+                peer.reply(m, r.flip().limit(n));
+            }
+        };
+    }
+
+    @Test
+    void aRegionFileThatIsNotSealedAgainstShrinkingIsNotMappedUnlessConfigured() throws Exception {
+        try (vfio.posix.Fd unsealed = vfio.posix.MemFd.create("unsealed", 0x5000)) {
+            VfioUserDevice d = openWith(is(Command.DEVICE_GET_REGION_INFO), regionInfoWith(unsealed));
+            RegionInfo info = d.regionInfo(0);
+            assertThat(d.regionMap(info, info.sparseAreas().orElseThrow())).isEmpty();
+            assertThat(d.failureReason()).isNull();
+            VfioUserBackendFactory trusting = new VfioUserBackendFactory(Duration.ofMillis(500), List.of(), 1 << 20,
+                    true, true);
+            d.close();
+            try (VfioUserDevice t = (VfioUserDevice) trusting.open(OpenRequest.of("trusting", server.address()))) {
+                List<vfio.api.backend.MappedArea> areas = t.regionMap(t.regionInfo(0),
+                        info.sparseAreas().orElseThrow());
+                assertThat(areas).hasSize(2);
+                t.regionUnmap(0, areas);
+                for (vfio.api.backend.MappedArea a : areas) {
+                    vfio.posix.MappedMemory.adopt(a.address(), a.size()).unmap();
+                }
+            }
+        }
+    }
+
+    @Test
+    void areasPastTheEndOfTheRegionFileAreLeftOut() throws Exception {
+        // BAR0's areas end at file offset 0x1000 + 0x4000; this file has only 0x2000 bytes.
+        try (vfio.posix.Fd small = vfio.posix.MemFdSeals.createSealed("small", 0x2000)) {
+            VfioUserDevice d = openWith(is(Command.DEVICE_GET_REGION_INFO), regionInfoWith(small));
+            RegionInfo info = d.regionInfo(0);
+            List<vfio.api.backend.MappedArea> areas = d.regionMap(info, info.sparseAreas().orElseThrow());
+            assertThat(areas).extracting(vfio.api.backend.MappedArea::offset).containsExactly(0L);
+            d.regionUnmap(0, areas);
+            vfio.posix.MappedMemory.adopt(areas.get(0).address(), areas.get(0).size()).unmap();
+        }
+    }
+
     @Test
     void aServerThatNeverAnswersTimesOutAndLaterCallsFailFast() throws Exception {
         VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {

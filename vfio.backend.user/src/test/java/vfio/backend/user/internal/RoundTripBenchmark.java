@@ -60,7 +60,7 @@ public final class RoundTripBenchmark {
                 device = new FakeDevice();
                 fake = FakeServer.start(sock, device);
             }
-            VfioUserBackendFactory factory = new VfioUserBackendFactory(Duration.ofSeconds(2), List.of(), 1 << 20, true);
+            VfioUserBackendFactory factory = new VfioUserBackendFactory(Duration.ofSeconds(2), List.of(), 1 << 20, true, false);
             long javaMedian;
             try (DeviceIoOps ops = factory.open(new OpenRequest("bench", "vfio-user:" + sock, Duration.ofSeconds(5),
                     Map.of()))) {

@@ -1,8 +1,11 @@
 package vfio.backend.user.internal.device;
 
+import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
@@ -30,6 +33,7 @@ import vfio.posix.Errno;
 import vfio.posix.ErrnoException;
 import vfio.posix.Fd;
 import vfio.posix.MappedMemory;
+import vfio.posix.MemFdSeals;
 import vfio.user.protocol.ArgszFlags;
 import vfio.user.protocol.Capabilities;
 import vfio.user.protocol.Command;
@@ -70,6 +74,7 @@ public final class VfioUserDevice implements DeviceIoOps {
     private final int maxFds;
     private final int maxDmaMaps;
     private final boolean migration;
+    private final boolean mapUnsealed;
     private final Map<Integer, Fd> regionFds = new HashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -80,11 +85,14 @@ public final class VfioUserDevice implements DeviceIoOps {
      * @param connection an open, negotiated connection; owned by the device from now on (closed if
      *                   this constructor fails)
      * @param dma        the DMA windows the connection serves; the device adds and removes them
+     * @param mapUnsealed whether to map region descriptors that are not sealed against shrinking
+     *                    (see {@link #regionMap})
      */
-    public VfioUserDevice(String name, Connection connection, DmaWindows dma) {
+    public VfioUserDevice(String name, Connection connection, DmaWindows dma, boolean mapUnsealed) {
         this.name = name;
         this.connection = connection;
         this.dma = dma;
+        this.mapUnsealed = mapUnsealed;
         Capabilities caps = connection.capabilities();
         this.maxTransfer = caps.maxDataXferSize();
         this.maxFds = caps.maxMsgFds();
@@ -186,8 +194,13 @@ public final class VfioUserDevice implements DeviceIoOps {
      * {@inheritDoc}
      *
      * <p>Maps each area of the server's descriptor at {@code region.offset + area.offset}. Areas whose
-     * file offset is not page aligned are left out (the core reads and writes them instead). Without
-     * a descriptor for the region the result is empty.
+     * file offset is not page aligned, or that reach past the end of the file, are left out (the core
+     * reads and writes them instead). Without a descriptor for the region the result is empty.
+     *
+     * <p>Touching a mapped page beyond the end of its file raises SIGBUS, so a server that shrinks the
+     * file under a mapping could crash this process. Unless configured otherwise, only descriptors
+     * sealed against shrinking ({@code F_SEAL_SHRINK}, a memfd) are mapped; for others the region
+     * stays on the message path.
      */
     @Override
     public List<MappedArea> regionMap(RegionInfo region, List<SparseArea> areas) {
@@ -204,16 +217,22 @@ public final class VfioUserDevice implements DeviceIoOps {
         if (fd == null) {
             return List.of();
         }
+        long fileSize = mappableSize(fd, region.index());
+        if (fileSize < 0) {
+            return List.of();
+        }
         long page = MappedMemory.pageSize();
         List<MappedArea> mapped = new ArrayList<>(areas.size());
         List<MappedMemory> made = new ArrayList<>(areas.size());
         try {
             for (SparseArea a : areas) {
                 long fileOffset = region.offset() + a.offset();
-                if (region.offset() < 0 || fileOffset < region.offset() || (fileOffset & (page - 1)) != 0) {
-                    LOG.log(Level.INFO, "device {0}: region {1} area 0x{2}+0x{3} is at file offset 0x{4}, not page aligned;"
-                            + " it is accessed by messages", name, region.index(), Long.toHexString(a.offset()),
-                            Long.toHexString(a.size()), Long.toHexString(fileOffset));
+                if (region.offset() < 0 || fileOffset < region.offset() || (fileOffset & (page - 1)) != 0
+                        || a.size() > fileSize - Math.min(fileSize, fileOffset)) {
+                    LOG.log(Level.INFO, "device {0}: region {1} area 0x{2}+0x{3} is at file offset 0x{4} of a 0x{5}-byte"
+                            + " file: not page aligned or past its end; it is accessed by messages", name,
+                            region.index(), Long.toHexString(a.offset()), Long.toHexString(a.size()),
+                            Long.toHexString(fileOffset), Long.toHexString(fileSize));
                     continue;
                 }
                 MappedMemory m = MappedMemory.map(fd, fileOffset, a.size(), true);
@@ -232,6 +251,28 @@ public final class VfioUserDevice implements DeviceIoOps {
                     + name + " from " + connection.server() + " failed: " + e.getMessage(), e);
         }
         return mapped;
+    }
+
+    /**
+     * @return the size of the region's file if it may be mapped, else -1 (reason logged)
+     */
+    private long mappableSize(Fd fd, int index) {
+        try {
+            int seals = MemFdSeals.seals(fd);
+            if ((seals & MemFdSeals.F_SEAL_SHRINK) == 0 && !mapUnsealed) {
+                LOG.log(Level.WARNING, "device {0}: {1} passed region {2} in a file that is not sealed against shrinking;"
+                        + " it is accessed by messages (a shrinking file would fault mapped accesses). Servers should"
+                        + " pass sealed memfds; vfio.backend.user's map.unsealed.region.fds=true maps anyway",
+                        name, connection.server(), index);
+                return -1;
+            }
+            // stat() through /proc follows the descriptor to its file.
+            return Files.size(Path.of("/proc/self/fd/" + fd.value()));
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "device {0}: cannot inspect the descriptor of region {1} ({2}); not mapping it",
+                    name, index, e.getMessage());
+            return -1;
+        }
     }
 
     /**

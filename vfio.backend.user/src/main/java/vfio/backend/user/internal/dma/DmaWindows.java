@@ -159,15 +159,17 @@ public final class DmaWindows implements ServerCommandHandler {
         if (count < 0 || count > maxTransfer) {
             return refuse(Errno.EINVAL, "DMA_READ of " + Long.toUnsignedString(count) + " bytes (limit " + maxTransfer + ")");
         }
-        ByteBuffer reply = ByteBuffer.allocate(DmaAccess.SIZE + (int) count).order(ByteOrder.LITTLE_ENDIAN);
-        new DmaAccess(address, count).encode(reply);
+        ByteBuffer reply;
         lock.readLock().lock();
         try {
             Window w = find(address, count);
             if (w == null || !w.deviceReads()) {
-                return refuse(Errno.EFAULT, "DMA_READ of 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(count)
+                return refuse(Errno.EFAULT, "DMA_READ of 0x" + Long.toHexString(address) + "+0x"
+                        + Long.toHexString(count)
                         + (w == null ? " is not inside one mapped range" : " from memory the device may not read"));
             }
+            reply = ByteBuffer.allocate(DmaAccess.SIZE + (int) count).order(ByteOrder.LITTLE_ENDIAN);
+            new DmaAccess(address, count).encode(reply);
             reply.put(DmaAccess.SIZE, w.memory(), (int) (address - w.iova()), (int) count);
         } finally {
             lock.readLock().unlock();

@@ -44,6 +44,10 @@ import vfio.user.protocol.VersionPayload;
  * #HANDOVER_NANOS} (so the server's DMA is served while the client is idle) and yields as soon as a
  * caller waits; it is also the watchdog that fails the connection when a request is overdue.
  *
+ * <p><b>Twin-socket mode.</b> When offered by the client and chosen by the server, the server's
+ * commands come on a socket of their own, read by a thread of their own; the main socket then
+ * carries only replies, read by callers alone, and the background thread is only the watchdog.
+ *
  * <p><b>Matching.</b> Replies are matched by id among this client's outstanding requests only, and
  * the command must match too; server commands have their own id space and never match a request.
  * Every request has a deadline ({@code timeout}); a reply that matches nothing, a framing violation,
@@ -52,7 +56,7 @@ import vfio.user.protocol.VersionPayload;
  * down. A failed connection never recovers; the owner opens a new one.
  *
  * <p><b>Threading:</b> {@link #call} and {@link #post} from any thread; {@link #close()} once, when
- * no call is in progress any more. <b>Ownership:</b> the connection owns its socket and thread;
+ * no call is in progress any more. <b>Ownership:</b> the connection owns its sockets and threads;
  * replies returned by {@link #call} are owned (and closed) by the caller.
  */
 public final class Connection implements AutoCloseable {
@@ -177,22 +181,22 @@ public final class Connection implements AutoCloseable {
             throw fail(server + " sent a malformed VERSION reply: " + e.getMessage(), null);
         }
         try {
+            if (answer.major() != VersionPayload.MAJOR) {
+                fail(server + " speaks vfio-user " + answer.major() + "." + answer.minor(), null);
+                throw new DeviceException(server + " speaks vfio-user protocol version " + answer.major() + "."
+                        + answer.minor() + ", this client speaks " + VersionPayload.MAJOR + "." + VersionPayload.MINOR
+                        + "; use a server of the same major version");
+            }
+            if (answer.minor() > VersionPayload.MINOR) {
+                throw fail(server + " answered minor version " + answer.minor() + " above the proposed "
+                        + VersionPayload.MINOR, null);
+            }
             twin = twinSocket(proposal, answer.capabilities(), fds);
         } finally {
             // Descriptors other than the twin socket are unexpected.
             for (Fd fd : fds) {
                 fd.close();
             }
-        }
-        if (answer.major() != VersionPayload.MAJOR) {
-            fail(server + " speaks vfio-user " + answer.major() + "." + answer.minor(), null);
-            throw new DeviceException(server + " speaks vfio-user protocol version " + answer.major() + "."
-                    + answer.minor() + ", this client speaks " + VersionPayload.MAJOR + "." + VersionPayload.MINOR
-                    + "; use a server of the same major version");
-        }
-        if (answer.minor() > VersionPayload.MINOR) {
-            throw fail(server + " answered minor version " + answer.minor() + " above the proposed "
-                    + VersionPayload.MINOR, null);
         }
         Capabilities theirs = answer.capabilities();
         // Never exceed what either side said: a reply may not widen the proposal.
