@@ -4,6 +4,7 @@
 #
 #   rig/run-guest-tests.sh [--mode iommu|noiommu] [--iommu auto|group|iommufd] [--kernel debian|custom]
 #                          [--no-build] [--timeout SECONDS] [--reports DIR] [--select CLASS]
+#                          [--classpath CP]
 #
 # Steps: compile the module's classes and tests on the host (Maven, offline when it can), resolve
 # the test class path and the JUnit console launcher (org.junit.platform:junit-platform-console-
@@ -15,11 +16,13 @@
 # built by rig/build-kernel.sh, with iommufd, VFIO device files and no-IOMMU support).
 # Reports: DIR (default vfio.backend.ioctl/target/guest-tests/<kernel>-<mode>-<iommu>) gets
 # reports/TEST-junit-jupiter.xml, output.log (the launcher's output) and console.log.
+# --classpath: the module's test class path as Maven resolved it (the Maven build passes it, so a
+# reactor build needs nothing installed in ~/.m2); without it the script asks Maven itself.
 # Exit code: 0 if every test passed, 1 if a test failed, others as boot.sh.
 source "$(dirname "$0")/common.sh"
 
 module=vfio.backend.ioctl
-mode=iommu iommu=auto build=1 timeout=900 reports="" select="" kernel=${VFIO_RIG_KERNEL:-debian}
+mode=iommu iommu=auto build=1 timeout=900 reports="" select="" classpath="" kernel=${VFIO_RIG_KERNEL:-debian}
 while [ $# -gt 0 ]; do
     case "$1" in
         --mode) mode=$2; shift 2;;
@@ -29,6 +32,7 @@ while [ $# -gt 0 ]; do
         --timeout) timeout=$2; shift 2;;
         --reports) reports=$2; shift 2;;
         --select) select=$2; shift 2;;
+        --classpath) classpath=$2; build=0; shift 2;;
         -h|--help) sed -n '2,20p' "$0"; exit 0;;
         *) rig_die "unknown option $1 (see --help)";;
     esac
@@ -50,7 +54,11 @@ fi
 
 mkdir -p "$reports"
 rm -rf "$reports/reports"
-mvn_try -pl "$module" dependency:build-classpath -Dmdep.outputFile="$reports/classpath.txt" -Dmdep.includeScope=test >&2
+if [ -n "$classpath" ]; then
+    printf '%s' "$classpath" >"$reports/classpath.txt"
+else
+    mvn_try -pl "$module" dependency:build-classpath -Dmdep.outputFile="$reports/classpath.txt" -Dmdep.includeScope=test >&2
+fi
 jar="${HOME:-/root}/.m2/repository/org/junit/platform/junit-platform-console-standalone/$junit_version/junit-platform-console-standalone-$junit_version.jar"
 if [ ! -f "$jar" ]; then
     rig_log "fetching the JUnit console launcher $junit_version"
@@ -63,10 +71,17 @@ rm -rf "$reports/classpath" && mkdir -p "$reports/classpath/lib"
 cp -r "$REPO_DIR/$module/target/test-classes" "$REPO_DIR/$module/target/classes" "$reports/classpath/"
 cp="$reports/classpath/test-classes:$reports/classpath/classes"
 IFS=: read -r -a deps <"$reports/classpath.txt" || true  # no newline at the end
+n=0
 for d in "${deps[@]}"; do
     [ -n "$d" ] || continue
-    cp "$d" "$reports/classpath/lib/"
-    cp="$cp:$reports/classpath/lib/$(basename "$d")"
+    case "$d" in "$REPO_DIR/$module/target/"*) continue;; esac   # copied above
+    if [ -d "$d" ]; then   # another reactor module's classes (a build that did not package)
+        n=$((n + 1)); cp -r "$d" "$reports/classpath/lib/dir$n"
+        cp="$cp:$reports/classpath/lib/dir$n"
+    else
+        cp "$d" "$reports/classpath/lib/"
+        cp="$cp:$reports/classpath/lib/$(basename "$d")"
+    fi
 done
 selection=(--scan-class-path "$reports/classpath/test-classes" --include-tag guest)
 [ -n "$select" ] && selection=(--select-class "$select" --include-tag guest)
