@@ -34,7 +34,7 @@ public final class DeviceDma {
     private static final System.Logger LOG = System.getLogger("vfio.core.dma");
 
     private final SessionSource device;
-    private final IovaAllocator iovas = new IovaAllocator();
+    private final IovaAllocator iovas = IovaAllocator.PLATFORM;
     private final Set<Buffer> buffers = ConcurrentHashMap.newKeySet();
     private final AtomicInteger serial = new AtomicInteger();
 

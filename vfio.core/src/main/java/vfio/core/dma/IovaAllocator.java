@@ -13,6 +13,13 @@ public final class IovaAllocator {
     /** The lowest IOVA handed out (1 MiB: keeps 0 and the low legacy range unused). */
     public static final long FIRST = 0x10_0000L;
 
+    /**
+     * The allocator all devices share. Devices in one VFIO container or iommufd IOAS share one IO
+     * address space, and the core cannot see which devices a backend put together; IOVAs that are
+     * unique across the platform never collide in any such grouping.
+     */
+    public static final IovaAllocator PLATFORM = new IovaAllocator();
+
     private final TreeMap<Long, Long> used = new TreeMap<>();
 
     /**
