@@ -139,7 +139,9 @@ public final class Fd implements AutoCloseable {
         Memory scratch = direct ? null : Native.scratch(Math.max(len, 1));
         long addr = direct ? Native.address(buf) : Pointer.nativeValue(scratch);
         if (!in && !direct) {
-            scratch.write(0, buf.array(), buf.arrayOffset() + buf.position(), len);
+            byte[] bytes = new byte[len]; // get() also works on read-only heap buffers, array() does not
+            buf.duplicate().get(bytes);
+            scratch.write(0, bytes, 0, len);
         }
         long n;
         try {

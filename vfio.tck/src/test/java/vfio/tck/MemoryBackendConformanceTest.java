@@ -5,19 +5,15 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DynamicNode;
 import org.junit.jupiter.api.TestFactory;
 import vfio.backend.memory.MemoryBackend;
-import vfio.tck.broken.SeededDefects;
 import vfio.tck.junit.ConformanceTests;
 
-/**
- * What a backend author writes: the kit as JUnit dynamic tests. Runs on the memory backend with its
- * indexes guarded (see {@code IndexGuard}: the shipped backend fails the two bounds checks).
- */
+/** What a backend author writes: the kit as JUnit dynamic tests, here on the memory backend. */
 class MemoryBackendConformanceTest {
     private static final MemoryDevices DEVICES = new MemoryDevices();
 
     @TestFactory
     Stream<DynamicNode> conformance() {
-        return ConformanceTests.of(Subject.of(SeededDefects.conforming(new MemoryBackend("vfio.backend.memory", 100)),
+        return ConformanceTests.of(Subject.of(new MemoryBackend("vfio.backend.memory", 100),
                 DEVICES.fresh("junit")).withHooks(DeviceProfiles.memoryDevice()));
     }
 

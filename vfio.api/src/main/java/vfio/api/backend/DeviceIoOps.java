@@ -182,7 +182,8 @@ public interface DeviceIoOps extends AutoCloseable {
     /**
      * Closes the device: disables IRQs, drops DMA mappings and releases every resource. The core has
      * already called {@link #regionUnmap} for every mapped region. Must not throw and must be
-     * idempotent.
+     * idempotent. Any other call after close fails with a {@link vfio.api.device.DeviceException}
+     * (never touches released memory or descriptors).
      */
     @Override
     void close();

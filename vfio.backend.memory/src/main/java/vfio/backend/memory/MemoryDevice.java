@@ -18,6 +18,7 @@ import vfio.api.device.DeviceException;
 import vfio.api.device.DeviceInfo;
 import vfio.api.device.IrqInfo;
 import vfio.api.device.NotSupportedException;
+import vfio.api.device.OutOfRangeException;
 import vfio.api.device.Pci;
 import vfio.api.device.RegionCapability;
 import vfio.api.device.RegionCapability.SparseArea;
@@ -127,7 +128,10 @@ final class MemoryDevice implements DeviceIoOps {
                     List.of(new RegionCapability.SparseMmap(List.of(new SparseArea(0, 0x4000), new SparseArea(0x8000, 0x8000)))));
             case 1 -> new RegionInfo(1, rw, BAR1_SIZE, BAR1_OFFSET);
             case Pci.REGION_CONFIG -> new RegionInfo(Pci.REGION_CONFIG, rw, CONFIG_SIZE, CONFIG_OFFSET);
-            default -> new RegionInfo(index, 0, 0, 0);
+            default -> {
+                checkIndex(index, Pci.NUM_REGIONS, "regions");
+                yield new RegionInfo(index, 0, 0, 0);
+            }
         };
     }
 
@@ -136,8 +140,17 @@ final class MemoryDevice implements DeviceIoOps {
         return switch (index) {
             case Pci.IRQ_INTX -> new IrqInfo(index, IrqInfo.FLAG_EVENTFD | IrqInfo.FLAG_MASKABLE, 1);
             case Pci.IRQ_MSI -> new IrqInfo(index, IrqInfo.FLAG_EVENTFD | IrqInfo.FLAG_MASKABLE, MSI_VECTORS);
-            default -> new IrqInfo(index, IrqInfo.FLAG_EVENTFD, 0);
+            default -> {
+                checkIndex(index, Pci.NUM_IRQS, "IRQ indexes");
+                yield new IrqInfo(index, IrqInfo.FLAG_EVENTFD, 0);
+            }
         };
+    }
+
+    private void checkIndex(int index, int count, String what) {
+        if (index < 0 || index >= count) {
+            throw new OutOfRangeException("memory device " + name + " has " + what + " 0.." + (count - 1) + ", not " + index);
+        }
     }
 
     @Override

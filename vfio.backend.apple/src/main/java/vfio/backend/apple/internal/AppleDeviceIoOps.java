@@ -19,6 +19,7 @@ import vfio.api.backend.IrqSignal;
 import vfio.api.backend.MappedArea;
 import vfio.api.device.BackendException;
 import vfio.api.device.DeviceInfo;
+import vfio.api.device.DeviceUnavailableException;
 import vfio.api.device.IrqInfo;
 import vfio.api.device.NotSupportedException;
 import vfio.api.device.OutOfRangeException;
@@ -127,6 +128,7 @@ final class AppleDeviceIoOps implements DeviceIoOps {
 
     @Override
     public void setIrqs(IrqSet set) {
+        ensureOpen();
         IrqSignal[][] before = routing.snapshot();
         routing.apply(set);
         try {
@@ -144,6 +146,7 @@ final class AppleDeviceIoOps implements DeviceIoOps {
 
     @Override
     public void regionRead(int index, long offset, ByteBuffer dst) {
+        ensureOpen();
         if (index == Pci.REGION_CONFIG) {
             DextCalls.run(name, () -> ConfigSpace.read(dext, offset, dst));
         } else {
@@ -154,12 +157,20 @@ final class AppleDeviceIoOps implements DeviceIoOps {
 
     @Override
     public void regionWrite(int index, long offset, ByteBuffer src, boolean posted) {
+        ensureOpen();
         // No POSTED_WRITES: every write completes before returning.
         if (index == Pci.REGION_CONFIG) {
             DextCalls.run(name, () -> ConfigSpace.write(dext, offset, src));
         } else {
             BarWindow w = window(index);
             DextCalls.run(name, () -> w.write(offset, src));
+        }
+    }
+
+    /** After close the session (and its BAR mappings) may be gone: refuse instead of touching them. */
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new DeviceUnavailableException(name + ": the Apple backend's device was closed");
         }
     }
 
@@ -177,6 +188,7 @@ final class AppleDeviceIoOps implements DeviceIoOps {
      */
     @Override
     public List<MappedArea> regionMap(RegionInfo region, List<SparseArea> areas) {
+        ensureOpen();
         int index = region.index();
         if (index < Pci.REGION_BAR0 || index > Pci.REGION_BAR5 || session.bar(index).mapping() == null) {
             return List.of();
@@ -236,11 +248,13 @@ final class AppleDeviceIoOps implements DeviceIoOps {
 
     @Override
     public void reset() {
+        ensureOpen();
         DextCalls.run(name, dext::resetDevice);
     }
 
     @Override
     public long dmaMap(DmaMemory memory, long iova, boolean deviceReads, boolean deviceWrites) {
+        ensureOpen();
         // The dext maps every region read-write; it has no per-direction permission.
         long size = memory.size();
         long key = session.reserveDmaKey(iova);
@@ -270,6 +284,7 @@ final class AppleDeviceIoOps implements DeviceIoOps {
 
     @Override
     public void dmaUnmap(long iova, long size) {
+        ensureOpen();
         DmaEntry e;
         synchronized (dma) {
             e = dma.get(iova);
