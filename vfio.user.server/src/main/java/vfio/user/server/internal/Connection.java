@@ -280,8 +280,14 @@ final class Connection implements DmaTransport {
         channel.send(Header.errorReply(request, errno), null, NO_FDS);
     }
 
+    /**
+     * A little-endian buffer for a message body. Large ones are direct: vfio.posix copies heap
+     * buffers above 64 KiB through a temporary native buffer that is not kept reachable during the
+     * system call.
+     */
     private static ByteBuffer le(int size) {
-        return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+        return (size > 60 * 1024 ? ByteBuffer.allocateDirect(size) : ByteBuffer.allocate(size))
+                .order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Checks the whole payload (from offset 0, whatever was consumed) holds {@code size} bytes. */

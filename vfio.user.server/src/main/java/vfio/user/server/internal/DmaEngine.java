@@ -44,6 +44,8 @@ public final class DmaEngine implements Dma {
         }
     }
 
+    private static final int FD_CHUNK = 64 * 1024;
+
     private final ConfigSpace config;
     private final ReadWriteLock lock = new ReentrantReadWriteLock();
     private final TreeMap<Long, Mapping> mappings = new TreeMap<>();
@@ -252,7 +254,11 @@ public final class DmaEngine implements Dma {
         long fileOffset = m.delta + at - m.address;
         try {
             while (part.hasRemaining()) {
-                int done = toClient ? m.fd.pwrite(part, fileOffset) : m.fd.pread(part, fileOffset);
+                // At most 64 KiB per call: vfio.posix then copies heap buffers through its per-thread
+                // scratch memory instead of a temporary one that is not kept reachable during the call.
+                ByteBuffer chunk = part.duplicate().limit(part.position() + Math.min(part.remaining(), FD_CHUNK));
+                int done = toClient ? m.fd.pwrite(chunk, fileOffset) : m.fd.pread(chunk, fileOffset);
+                part.position(part.position() + Math.max(done, 0));
                 if (done <= 0) {
                     throw new DmaException(Errno.EFAULT, "client memory at 0x" + Long.toHexString(at) + " is gone: the"
                             + " file behind the DMA mapping ends before offset " + fileOffset + " (truncated by the client)");
