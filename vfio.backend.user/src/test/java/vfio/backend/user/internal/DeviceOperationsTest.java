@@ -155,6 +155,20 @@ class DeviceOperationsTest {
     }
 
     @Test
+    void vectorsOutsideTheIndexAreRefusedEvenIfTheServerWouldAcceptThem() throws Exception {
+        try (EventFd e = EventFd.create()) {
+            assertThatThrownBy(() -> ops.setIrqs(IrqSet.enable(0, List.of(signal(e), signal(e)))))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("outside its 1 vector(s)");
+            assertThatThrownBy(() -> ops.setIrqs(IrqSet.one(1, IrqSet.Action.TRIGGER, 32)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("outside its 32 vector(s)");
+            assertThat(device.irqSets()).isEmpty();
+            ops.setIrqs(IrqSet.disable(2)); // count 0: the whole index
+            ops.setIrqs(IrqSet.one(1, IrqSet.Action.TRIGGER, 31));
+            assertThat(device.irqSets()).hasSize(2);
+        }
+    }
+
+    @Test
     void maskUnmaskAndSoftwareTriggerAreSentWithoutData() throws Exception {
         try (EventFd e = EventFd.create()) {
             ops.setIrqs(IrqSet.enable(0, List.of(signal(e))));

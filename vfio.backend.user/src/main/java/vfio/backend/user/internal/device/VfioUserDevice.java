@@ -76,6 +76,8 @@ public final class VfioUserDevice implements DeviceIoOps {
     private final boolean migration;
     private final boolean mapUnsealed;
     private final Map<Integer, Fd> regionFds = new HashMap<>();
+    /** IRQ infos as reported, to refuse vectors the server would have to refuse itself. */
+    private final Map<Integer, IrqInfo> irqInfos = new java.util.concurrent.ConcurrentHashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
@@ -423,7 +425,10 @@ public final class VfioUserDevice implements DeviceIoOps {
         ByteBuffer req = le(VfioStructs.IRQ_INFO_SIZE).putInt(VfioStructs.IRQ_INFO_SIZE).putInt(0).putInt(index)
                 .putInt(0).flip();
         try (Message reply = connection.call(Command.DEVICE_GET_IRQ_INFO, req, NO_FDS)) {
-            return decoded(() -> VfioStructs.decodeIrqInfo(reply.body(), index, Command.DEVICE_GET_IRQ_INFO.name()));
+            IrqInfo info = decoded(() -> VfioStructs.decodeIrqInfo(reply.body(), index,
+                    Command.DEVICE_GET_IRQ_INFO.name()));
+            irqInfos.put(index, info);
+            return info;
         }
     }
 
@@ -436,6 +441,16 @@ public final class VfioUserDevice implements DeviceIoOps {
     @Override
     public void setIrqs(IrqSet set) {
         checkIndex(set.index(), info.numIrqs(), "IRQ");
+        // Disabling a whole index (count 0) is always valid; other ranges must lie within its vectors,
+        // whatever a lenient server would accept.
+        if (set.count() > 0 || !(set.data() instanceof IrqSet.Data.None)) {
+            IrqInfo irq = irqInfos.get(set.index());
+            int vectors = (irq != null ? irq : irqInfo(set.index())).count();
+            if (set.start() > vectors || set.count() > vectors - set.start()) {
+                throw new IllegalArgumentException("vectors " + set.start() + ".." + (set.start() + set.count() - 1)
+                        + " of IRQ index " + set.index() + " outside its " + vectors + " vector(s)");
+            }
+        }
         for (IrqMessages.Part p : IrqMessages.of(set, maxFds)) {
             connection.call(Command.DEVICE_SET_IRQS, p.body(), p.fds()).close();
         }

@@ -519,7 +519,7 @@ public final class Connection implements AutoCloseable {
         } catch (ProtocolException e) {
             fail(server + " broke the vfio-user protocol: " + e.getMessage(), e);
         } catch (IOException | IllegalStateException e) {
-            fail("the connection to " + server + " failed: " + e.getMessage(), e);
+            fail(closedOrFailed(e, ""), e);
         }
         return null;
     }
@@ -623,6 +623,14 @@ public final class Connection implements AutoCloseable {
         }
     }
 
+    /** A server that died with requests unread resets the connection: that is a close too. */
+    private String closedOrFailed(Exception e, String which) {
+        if (e instanceof ErrnoException x && (x.errno() == Errno.ECONNRESET || x.errno() == Errno.EPIPE)) {
+            return server + " closed the connection" + which + " (" + x.errnoName() + ")";
+        }
+        return "the connection to " + server + which + " failed: " + e.getMessage();
+    }
+
     /** Twin-socket mode: serves the server's commands from their own socket until the connection ends. */
     private void runTwin() {
         Channel tw = twin;
@@ -637,7 +645,7 @@ public final class Connection implements AutoCloseable {
                 fail(server + " broke the vfio-user protocol on the twin socket: " + e.getMessage(), e);
                 return;
             } catch (IOException | IllegalStateException e) {
-                fail("the twin socket of " + server + " failed: " + e.getMessage(), e);
+                fail(closedOrFailed(e, " (its twin socket)"), e);
                 return;
             }
             if (m == null) {
