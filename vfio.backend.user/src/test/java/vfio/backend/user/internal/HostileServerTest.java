@@ -297,6 +297,42 @@ class HostileServerTest {
     }
 
     @Test
+    void aServerThatStopsReadingCannotBlockPostedWritesForever() throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        VfioUserDevice d = openWith(m -> m.header().commandOrNull() == Command.REGION_WRITE && m.header().noReply(),
+                (peer, m) -> release.await(20, java.util.concurrent.TimeUnit.SECONDS), Duration.ofMillis(300));
+        try {
+            // The server sits on the first posted write and reads nothing more: the socket fills up.
+            assertThatThrownBy(() -> {
+                for (int i = 0; i < 100_000; i++) {
+                    d.regionWrite(1, 0, ByteBuffer.allocate(1024), true);
+                }
+            }).isInstanceOf(DeviceUnavailableException.class).hasMessageContaining("did not take a posted write within 300 ms");
+        } finally {
+            release.countDown();
+        }
+    }
+
+    @Test
+    void aServerThatAnswersPostedWritesAnywayIsTolerated() throws Exception {
+        VfioUserDevice d = openWith(m -> m.header().commandOrNull() == Command.REGION_WRITE && m.header().noReply(),
+                (peer, m) -> {
+                    device.respond(peer, m);
+                    if (m.body().getLong(0) == 8) {
+                        peer.error(m, Errno.EIO);
+                    } else {
+                        ByteBuffer r = le(16);
+                        RegionAccess.decode(m.body(), 1 << 20, "w").encode(r);
+                        peer.reply(m, r.flip());
+                    }
+                });
+        d.regionWrite(1, 0, ByteBuffer.allocate(4).putInt(0, 5), true);
+        d.regionWrite(1, 8, ByteBuffer.allocate(4).putInt(0, 6), true);
+        assertThat(read32(d, 8)).isEqualTo(Integer.reverseBytes(6));
+        assertThat(d.failureReason()).isNull();
+    }
+
+    @Test
     void aPeerClosingMidMessageFailsTheConnection() throws Exception {
         VfioUserDevice d = openWith(readOf(TRIGGER), (peer, m) -> {
             ByteBuffer r = le(16 + 5);

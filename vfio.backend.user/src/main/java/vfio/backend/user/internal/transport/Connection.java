@@ -83,6 +83,8 @@ public final class Connection implements AutoCloseable {
     private final ConcurrentHashMap<Integer, Pending> pending = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Pending> followers = new ConcurrentLinkedQueue<>();
     private final AtomicInteger nextId = new AtomicInteger();
+    /** Deadlines of posted messages still being written: a server that stops reading must not block them forever. */
+    private final ConcurrentHashMap<Object, Long> postsInFlight = new ConcurrentHashMap<>();
     /** Ids of recent posted (NO_REPLY) writes, so a server that answers them anyway is tolerated. */
     private final AtomicLongArray postedIds = new AtomicLongArray(65536 / 64);
     /** Who reads the socket now: null, a {@link Pending} (its caller), or {@link #BACKGROUND}. */
@@ -292,7 +294,15 @@ public final class Connection implements AutoCloseable {
         throwIfFailed();
         int id = nextId.getAndIncrement() & 0xffff;
         postedIds.getAndUpdate(id >>> 6, bits -> bits | 1L << (id & 63));
-        send(id, command, body, NO_FDS, true, null);
+        // No reply will come, so only the write itself can be overdue: the watchdog shuts the socket
+        // down (which ends the blocked write) if the server stops reading.
+        Object token = new Object();
+        postsInFlight.put(token, System.nanoTime() + timeoutNanos);
+        try {
+            send(id, command, body, NO_FDS, true, null);
+        } finally {
+            postsInFlight.remove(token);
+        }
     }
 
     /**
@@ -672,6 +682,14 @@ public final class Connection implements AutoCloseable {
             long left = p.deadline - now;
             if (left <= 0) {
                 fail(overdue(p), null);
+                return timeoutNanos;
+            }
+            next = Math.min(next, left);
+        }
+        for (long deadline : postsInFlight.values()) {
+            long left = deadline - now;
+            if (left <= 0) {
+                fail(server + " did not take a posted write within " + timeoutMs + " ms (it stopped reading)", null);
                 return timeoutNanos;
             }
             next = Math.min(next, left);
