@@ -22,6 +22,7 @@ public final class UnixSocket implements AutoCloseable {
     private static final int MSG_NOSIGNAL = 0x4000;
     private static final int MSG_CTRUNC = 0x8;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    private static final int MSG_DONTWAIT = 0x40;
     private static final int SHUT_RDWR = 2;
     private static final int POLLIN = 1;
     /** Most descriptors one message may carry (the kernel's SCM_MAX_FD is 253). */
@@ -162,6 +163,20 @@ public final class UnixSocket implements AutoCloseable {
      *                        (they are closed)
      */
     public int receive(ByteBuffer dst, List<Fd> fds, int maxFds) throws ErrnoException {
+        return receive(dst, fds, maxFds, 0);
+    }
+
+    /**
+     * As {@link #receive}, but returns at once when nothing is waiting (MSG_DONTWAIT): saves a poll
+     * when the bytes are usually there already, as for the rest of a message.
+     *
+     * @return bytes read; 0 when the peer closed the connection; -1 when nothing was waiting
+     */
+    public int receiveIfReady(ByteBuffer dst, List<Fd> fds, int maxFds) throws ErrnoException {
+        return receive(dst, fds, maxFds, MSG_DONTWAIT);
+    }
+
+    private int receive(ByteBuffer dst, List<Fd> fds, int maxFds, int flags) throws ErrnoException {
         if (maxFds > MAX_FDS) {
             throw new IllegalArgumentException("maxFds " + maxFds + " > " + MAX_FDS);
         }
@@ -184,9 +199,12 @@ public final class UnixSocket implements AutoCloseable {
         long n;
         while (true) {
             try {
-                n = LibC.recvmsg(fd.value(), Pointer.nativeValue(s), MSG_CMSG_CLOEXEC);
+                n = LibC.recvmsg(fd.value(), Pointer.nativeValue(s), MSG_CMSG_CLOEXEC | flags);
                 break;
             } catch (LastErrorException e) {
+                if (e.getErrorCode() == Errno.EAGAIN && (flags & MSG_DONTWAIT) != 0) {
+                    return -1;
+                }
                 if (e.getErrorCode() != Errno.EINTR) {
                     throw Native.error("recvmsg(" + fd.what() + ")", e);
                 }

@@ -104,8 +104,13 @@ public final class Channel implements AutoCloseable {
             Header header = Header.decode(h.flip(), maxSize);
             ByteBuffer body = ByteBuffer.allocate(header.bodySize());
             while (body.hasRemaining()) {
-                deadline = awaitRest(deadline, messageTimeoutMs, header.toString());
-                if (socket.receive(body, fds, Math.max(0, maxFds - fds.size())) == 0) {
+                // The body usually arrived with the header: read first, poll only if nothing is there.
+                int n = socket.receiveIfReady(body, fds, Math.max(0, maxFds - fds.size()));
+                if (n < 0) {
+                    deadline = awaitRest(deadline, messageTimeoutMs, header.toString());
+                    n = socket.receive(body, fds, Math.max(0, maxFds - fds.size()));
+                }
+                if (n == 0) {
                     throw new ProtocolException(peer + " closed the connection after " + body.position() + " of "
                             + header.bodySize() + " body bytes of " + header);
                 }
