@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Runs every benchmark of vfio.benchmarks and prints the tables of docs/benchmarks.md.
+#
+#   vfio.benchmarks/run.sh [quick|full]      (default full: about 8-10 minutes on 2 cores)
+#
+# Builds this module (offline Maven; the modules it measures must be installed in ~/.m2 and
+# vfio.distribution/target/vfio-platform.jar must exist for the startup figures), compiles the C
+# floors with gcc, then runs, in this order: the mapped fast path (JMH + C), the vfio-user slow path
+# and its floors (C, Java), interrupt latency (C, Java), hot-swap, startup and idle RSS.
+# Raw outputs land in vfio.benchmarks/target/bench/; the summary is printed at the end.
+# JAVA=/path/to/java overrides the JVM.
+set -euo pipefail
+MODE=${1:-full}
+case "$MODE" in quick|full) ;; *) echo "usage: $0 [quick|full]" >&2; exit 2 ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+OUT=$HERE/target/bench
+JAVA=${JAVA:-java}
+mkdir -p "$OUT"
+rm -f "$OUT"/*.txt "$OUT"/*.json
+
+echo "== build"
+(cd "$ROOT" && mvn -q -o -pl vfio.benchmarks install -DskipTests)
+(cd "$HERE" && mvn -q -o dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >/dev/null)
+CP="$HERE/target/classes:$(cat "$HERE/target/classpath.txt")"
+JOPTS=(--enable-native-access=ALL-UNNAMED "-Djava.util.logging.config.file=$HERE/logging.properties")
+for c in mapped_loop unix_pingpong irq_latency; do
+  gcc -O2 -Wall -pthread -o "$OUT/$c" "$HERE/src/main/c/$c.c"
+done
+
+note() { echo "$*" | tee -a "$OUT/results.txt"; }
+load() { note "load $1 $(cut -d' ' -f1-3 /proc/loadavg)"; }
+
+note "machine $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+note "jvm $("$JAVA" -version 2>&1 | head -1)"
+note "gcc $(gcc -dumpfullversion)"
+note "mode $MODE, started $(date -u +%FT%TZ)"
+
+if [ "$MODE" = quick ]; then
+  JMH=(-wi 2 -i 3 -w 500ms -r 500ms -f 1); SLOW_S=2; IRQ_N=2000; SWAPS=100; STARTS=5; PINS=(pinned)
+else
+  JMH=(-wi 3 -i 7 -w 1s -r 1s -f 1); SLOW_S=5; IRQ_N=10000; SWAPS=100; STARTS=10; PINS=(pinned unpinned)
+fi
+
+echo "== 1. mapped fast path (JMH, then C on the same shared-memory file)"
+load mapped-start
+"$JAVA" "${JOPTS[@]}" -cp "$CP" org.openjdk.jmh.Main "${JMH[@]}" -rf json -rff "$OUT/jmh.json" \
+  'vfio.benchmarks.MappedAccessBench|vfio.benchmarks.HotSwapAccessBench' | tee "$OUT/jmh.txt" | grep -E '^(Benchmark|Mapped|HotSwap|rebinds)' || true
+"$OUT/mapped_loop" /dev/shm/vfio-memory/jmh-mapped 50000000 | tee -a "$OUT/results.txt"
+load mapped-end
+
+echo "== 2. vfio-user slow path and its floors"
+start_server() { # $1 = log file, rest = command; prints the pid once the server listens
+  local log=$1; shift
+  "$@" >"$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do grep -q 'listening on' "$log" && { echo $pid; return; }; sleep 0.1; done
+  echo "server did not start: $(cat "$log")" >&2; kill $pid; exit 1
+}
+for pin in "${PINS[@]}"; do
+  if [ "$pin" = pinned ]; then TS=(taskset -c 1); else TS=(); fi
+  load "slow-$pin-start"
+  "${TS[@]}" "$OUT/unix_pingpong" sync $(echo "$SLOW_S / 7" | bc -l) 7 | sed "s/^/$pin /" | tee -a "$OUT/results.txt"
+  "${TS[@]}" "$OUT/unix_pingpong" pipelined 16 "$SLOW_S" | sed "s/^/$pin /" | tee -a "$OUT/results.txt"
+  sock=$OUT/floor.sock; rm -f "$sock"
+  spid=$(start_server "$OUT/floor-server.log" "${TS[@]}" "$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.benchmarks.SlowPathBench floor-server "$sock")
+  "${TS[@]}" "$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.benchmarks.SlowPathBench floor-client "$sock" "$SLOW_S" | sed "s/^/$pin /" | tee -a "$OUT/results.txt"
+  wait "$spid" || true
+  sock=$OUT/edu.sock; rm -f "$sock"
+  spid=$(start_server "$OUT/edu-server.log" "${TS[@]}" "$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.emulator.edu.Main "$sock")
+  "${TS[@]}" "$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.benchmarks.SlowPathBench api "$sock" "$spid" "$SLOW_S" | sed "s/^/$pin /" | tee -a "$OUT/results.txt"
+  kill "$spid"; wait "$spid" 2>/dev/null || true
+  load "slow-$pin-end"
+done
+
+echo "== 3. interrupt latency"
+load irq-start
+"$OUT/irq_latency" "$IRQ_N" | tee -a "$OUT/results.txt"
+"$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.benchmarks.IrqLatencyBench "$IRQ_N" | tee -a "$OUT/results.txt"
+load irq-end
+
+echo "== 6. hot-swap (in process)"
+load swap-start
+"$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.benchmarks.HotSwapLatencyBench "$SWAPS" | tee -a "$OUT/results.txt"
+load swap-end
+
+echo "== 4. startup and idle RSS"
+JAR=$ROOT/vfio.distribution/target/vfio-platform.jar
+if [ -f "$JAR" ]; then
+  load startup-start
+  if command -v hyperfine >/dev/null; then
+    hyperfine -N -w 1 -r "$STARTS" --export-json "$OUT/startup.json" "$JAVA -jar $JAR vfio:devices" | tee "$OUT/startup.txt"
+    python3 -c "import json,statistics as s;r=json.load(open('$OUT/startup.json'))['results'][0]['times'];print('startup-devices-ms median %.0f min %.0f max %.0f n %d'%(s.median(r)*1e3,min(r)*1e3,max(r)*1e3,len(r)))" | tee -a "$OUT/results.txt"
+  else
+    ts=()
+    for _ in $(seq "$STARTS"); do
+      t0=$(date +%s%N); "$JAVA" -jar "$JAR" vfio:devices </dev/null >/dev/null 2>&1; t1=$(date +%s%N)
+      ts+=($(( (t1 - t0) / 1000000 )))
+    done
+    python3 -c "import statistics as s;r=[${ts[*]// /,}];print('startup-devices-ms median %.0f min %.0f max %.0f n %d'%(s.median(r),min(r),max(r),len(r)))" | tee -a "$OUT/results.txt"
+  fi
+  # the idle platform: its console waits on a stdin that stays open (held by a sleep we own)
+  exec {hold}< <(sleep 120); holder=$!
+  "$JAVA" -jar "$JAR" <&"$hold" >"$OUT/idle.log" 2>&1 &
+  jpid=$!
+  sleep 6
+  if [ -r "/proc/$jpid/status" ]; then
+    note "idle-rss-kib $(awk '/VmRSS/ {print $2}' "/proc/$jpid/status") (6 s after start)"
+  else
+    note "idle-rss-kib unknown (the platform exited; see $OUT/idle.log)"
+  fi
+  kill "$jpid" 2>/dev/null || true; wait "$jpid" 2>/dev/null || true
+  kill "$holder" 2>/dev/null || true; exec {hold}<&-
+  load startup-end
+else
+  note "startup skipped: $JAR missing (build vfio.distribution first)"
+fi
+
+note "finished $(date -u +%FT%TZ)"
+echo "== summary"
+python3 "$HERE/tables.py" "$OUT"

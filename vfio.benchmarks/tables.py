@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Turns vfio.benchmarks/target/bench/{results.txt,jmh.json} into the Markdown tables of
+docs/benchmarks.md. Medians everywhere; ratios are against floors measured in the same run."""
+import json
+import statistics
+import sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+lines = (out / "results.txt").read_text().splitlines()
+
+
+def kv(prefix=""):
+    d = {}
+    for ln in lines:
+        parts = ln.split()
+        if prefix:
+            if not parts or parts[0] != prefix:
+                continue
+            parts = parts[1:]
+        if len(parts) >= 2:
+            try:
+                d[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return d
+
+
+def loads(section):
+    return ", ".join(ln.split(" ", 2)[2] for ln in lines if ln.startswith("load " + section)).strip()
+
+
+for ln in lines:
+    if ln.startswith(("machine", "jvm", "gcc", "mode", "finished")):
+        print("    " + ln)
+print()
+
+jmh_file = out / "jmh.json"
+if jmh_file.exists():
+    jmh = {}
+    for r in json.loads(jmh_file.read_text()):
+        name = r["benchmark"].rsplit(".", 2)
+        key = name[-2] + "." + name[-1]
+        if r.get("params"):
+            key += "[" + ",".join(f"{k}={v}" for k, v in r["params"].items()) + "]"
+        raw = [x for fork in r["primaryMetric"]["rawData"] for x in fork]
+        jmh[key] = statistics.median(raw)
+    c = kv()
+    print(f"### Mapped fast path (ns/op, median of JMH iterations; load avg {loads('mapped')})")
+    print()
+    print("| op | driver API | raw VarHandle | C call/op | C loop | API / raw | API / C call | API / C loop |")
+    print("|---|---|---|---|---|---|---|---|")
+    for op in ("Read32", "Read64", "Write32", "Write64"):
+        api = jmh.get(f"MappedAccessBench.api{op}")
+        raw = jmh.get(f"MappedAccessBench.raw{op}")
+        cc = c.get(f"c-{op.lower()}-call")
+        cl = c.get(f"c-{op.lower()}-loop")
+        if api is None or raw is None:
+            continue
+        print(f"| {op.lower()} | {api:.2f} | {raw:.2f} | {cc:.2f} | {cl:.2f} | {api / raw:.2f}x | {api / cc:.2f}x | {api / cl:.2f}x |")
+    print()
+    print("With a background thread rebinding the device (ns/op, median):")
+    print()
+    print("| op | no swaps | rebind every 10 ms | ratio |")
+    print("|---|---|---|---|")
+    for op in ("read32", "write32"):
+        a = jmh.get(f"HotSwapAccessBench.{op}[swapMs=0]")
+        b = jmh.get(f"HotSwapAccessBench.{op}[swapMs=10]")
+        if a and b:
+            print(f"| {op} | {a:.2f} | {b:.2f} | {b / a:.2f}x |")
+    print()
+
+for pin in ("pinned", "unpinned"):
+    d = kv(pin)
+    if "c-floor-sync-ns" not in d:
+        continue
+    how = "every process under taskset -c 1" if pin == "pinned" else "no pinning (scheduler places both sides)"
+    print(f"### vfio-user slow path, {pin}: {how} (load avg {loads('slow-' + pin)})")
+    print()
+    cf = d["c-floor-sync-ns"]
+    print("| path | us per op (median) | ratio to C floor |")
+    print("|---|---|---|")
+    print(f"| C AF_UNIX ping-pong 32/36 B (floor) | {cf / 1e3:.1f} | 1.00x |")
+    if "java-floor-sync-ns" in d:
+        print(f"| Java ping-pong (vfio.posix.UnixSocket) | {d['java-floor-sync-ns'] / 1e3:.1f} | {d['java-floor-sync-ns'] / cf:.2f}x |")
+    for k, label in (("api-read32-ns", "Region.read32 -> REGION_READ (edu, Java server)"),
+                     ("api-write32-ns", "Region.write32 -> REGION_WRITE (edu, Java server)")):
+        if k in d:
+            print(f"| {label} | {d[k] / 1e3:.1f} | {d[k] / cf:.2f}x |")
+    print()
+    if "api-pipelined16-ops" in d:
+        fp = d["c-floor-pipelined-ops"]
+        ap = d["api-pipelined16-ops"]
+        print("| pipelined, 16 in flight | ops/s | ratio to C floor |")
+        print("|---|---|---|")
+        print(f"| C ping-pong, 16 in flight (floor) | {fp:.0f} | 1.00x |")
+        print(f"| 16 threads x Region.read32 | {ap:.0f} | {ap / fp:.2f}x |")
+        print()
+        print("| Java vfio-user server (edu) | value |")
+        print("|---|---|")
+        print(f"| requests/s sustained, 16 in flight | {ap:.0f} |")
+        print(f"| CPU per request, 16 in flight | {d['server-pipelined-cpu-us-per-req']:.1f} us |")
+        print(f"| CPU per request, synchronous client | {d['server-sync-cpu-us-per-req']:.1f} us |")
+        print(f"| server busy fraction, synchronous client | {d['server-sync-busy-fraction']:.2f} |")
+        print()
+
+irq = [ln.split() for ln in lines if ln.startswith(("c-irq", "java-irq"))]
+if irq:
+    print(f"### Interrupt latency (us; load avg {loads('irq')})")
+    print()
+    print("| path | p50 | p99 | max | p50 / C |")
+    print("|---|---|---|---|---|")
+    c50 = next(float(x[2]) for x in irq if x[0] == "c-irq-epoll")
+    for x in irq:
+        print(f"| {x[0]} | {x[2]} | {x[4]} | {x[6]} | {float(x[2]) / c50:.1f}x |")
+    print()
+
+swap = [ln.split() for ln in lines if ln.startswith("inproc-swap")]
+if swap:
+    print(f"### Hot-swap, in process (us over {swap[0][2]} swaps; load avg {loads('swap')})")
+    print()
+    print("| figure | p50 | p99 | max |")
+    print("|---|---|---|---|")
+    for x in swap:
+        print(f"| {x[0]} | {x[4]} | {x[6]} | {x[8]} |")
+    print()
+
+for ln in lines:
+    if ln.startswith(("startup-", "idle-rss", "startup skipped")):
+        print("    " + ln)
+s = loads("startup")
+if s:
+    print(f"    (load avg {s})")
