@@ -1,5 +1,6 @@
 package vfio.posix;
 
+import java.lang.ref.Reference;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Platform;
@@ -65,6 +66,8 @@ public final class Epoll implements AutoCloseable {
             LibC.epoll_ctl(fd.value(), op, target, Pointer.nativeValue(m));
         } catch (LastErrorException e) {
             throw Native.error("epoll_ctl(" + op + ", fd " + target + ")", e);
+        } finally {
+            Reference.reachabilityFence(m); // the kernel reads it: it must not be freed during the call
         }
     }
 
@@ -86,6 +89,8 @@ public final class Epoll implements AutoCloseable {
                 return 0;
             }
             throw Native.error("epoll_wait", e);
+        } finally {
+            Reference.reachabilityFence(events);
         }
         for (int i = 0; i < n; i++) {
             long base = (long) i * EVENT_SIZE;

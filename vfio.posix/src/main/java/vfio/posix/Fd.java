@@ -1,5 +1,6 @@
 package vfio.posix;
 
+import java.lang.ref.Reference;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
@@ -153,6 +154,10 @@ public final class Fd implements AutoCloseable {
         } catch (LastErrorException e) {
             String call = (offset < 0 ? (in ? "read" : "write") : (in ? "pread" : "pwrite")) + "(" + what + ")";
             throw Native.error(call, e, len + " bytes" + (offset < 0 ? "" : " at offset 0x" + Long.toHexString(offset)));
+        } finally {
+            // Only addresses reach the kernel: keep their owners alive until it is done with them.
+            Reference.reachabilityFence(scratch);
+            Reference.reachabilityFence(buf);
         }
         if (in && !direct && n > 0) {
             scratch.read(0, buf.array(), buf.arrayOffset() + buf.position(), (int) n);
@@ -171,7 +176,11 @@ public final class Fd implements AutoCloseable {
      * @throws ErrnoException naming the request
      */
     public int ioctl(String name, long request, Pointer arg) throws ErrnoException {
-        return ioctl(name, request, Pointer.nativeValue(arg));
+        try {
+            return ioctl(name, request, Pointer.nativeValue(arg));
+        } finally {
+            Reference.reachabilityFence(arg);
+        }
     }
 
     /** ioctl(2) with an integer argument. */

@@ -1,5 +1,6 @@
 package vfio.posix;
 
+import java.lang.ref.Reference;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
@@ -35,6 +36,8 @@ public final class UnixServerSocket implements AutoCloseable {
             fd.close();
             throw Native.error("bind(" + path + ")", e,
                     e.getErrorCode() == Errno.EADDRINUSE ? "the socket file exists; remove it if no server uses it" : null);
+        } finally {
+            Reference.reachabilityFence(addr);
         }
         try {
             Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));

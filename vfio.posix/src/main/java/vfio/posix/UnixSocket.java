@@ -1,5 +1,6 @@
 package vfio.posix;
 
+import java.lang.ref.Reference;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
@@ -61,6 +62,8 @@ public final class UnixSocket implements AutoCloseable {
         } catch (LastErrorException e) {
             fd.close();
             throw Native.error("connect(" + path + ")", e);
+        } finally {
+            Reference.reachabilityFence(addr);
         }
     }
 
@@ -147,6 +150,10 @@ public final class UnixSocket implements AutoCloseable {
                     continue;
                 }
                 throw Native.error("sendmsg(" + fd.what() + ")", e);
+            } finally {
+                // Only addresses reach the kernel: keep their owners alive until it is done with them.
+                Reference.reachabilityFence(copy);
+                Reference.reachabilityFence(src);
             }
             first = false;
             src.position(src.position() + (int) n);
@@ -208,6 +215,9 @@ public final class UnixSocket implements AutoCloseable {
                 if (e.getErrorCode() != Errno.EINTR) {
                     throw Native.error("recvmsg(" + fd.what() + ")", e);
                 }
+            } finally {
+                Reference.reachabilityFence(copy);
+                Reference.reachabilityFence(dst);
             }
         }
         int before = fds.size();
@@ -262,6 +272,8 @@ public final class UnixSocket implements AutoCloseable {
                 return false;
             }
             throw Native.error("poll(" + fd.what() + ")", e);
+        } finally {
+            Reference.reachabilityFence(p); // the kernel writes revents into it, possibly much later
         }
     }
 
