@@ -8,7 +8,7 @@ import vfio.api.backend.DmaMemory;
 import vfio.posix.ErrnoException;
 import vfio.posix.Fd;
 import vfio.posix.MappedMemory;
-import vfio.posix.MemFd;
+import vfio.posix.MemFdSeals;
 
 /**
  * Page-rounded memory for DMA: a memfd mapped shared on Linux (so a vfio-user server can map the
@@ -52,7 +52,8 @@ public final class DmaMemoryBlock implements DmaMemory {
         if (!isLinux()) {
             return new DmaMemoryBlock(null, MappedMemory.anonymous(rounded));
         }
-        Fd fd = MemFd.create(name, rounded);
+        // Sealed against resizing, so a vfio-user server may map it instead of copying through the socket.
+        Fd fd = MemFdSeals.createSealed(name, rounded);
         try {
             return new DmaMemoryBlock(fd, MappedMemory.map(fd, 0, rounded, true));
         } catch (ErrnoException | RuntimeException e) {

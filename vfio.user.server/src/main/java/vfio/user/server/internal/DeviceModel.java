@@ -15,7 +15,7 @@ import vfio.posix.Errno;
 import vfio.posix.ErrnoException;
 import vfio.posix.Fd;
 import vfio.posix.MappedMemory;
-import vfio.posix.MemFd;
+import vfio.posix.MemFdSeals;
 import vfio.user.server.Bar;
 import vfio.user.server.RegionHandler;
 
@@ -64,7 +64,8 @@ public final class DeviceModel {
         if (!bar.isSharedMemory()) {
             return new BarSlot(bar, null, null, null);
         }
-        Fd fd = MemFd.create("vfio-user-bar" + index, bar.size());
+        // Sealed against resizing: a client may map it only if it can never shrink under the mapping.
+        Fd fd = MemFdSeals.createSealed("vfio-user-bar" + index, bar.size());
         try {
             MappedMemory mem = MappedMemory.map(fd, 0, bar.size(), true);
             return new BarSlot(bar, fd, mem, mem.view());

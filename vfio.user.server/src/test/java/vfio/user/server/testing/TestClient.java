@@ -206,15 +206,15 @@ public final class TestClient implements AutoCloseable {
                 a.encode(out);
                 out.position(16);
                 out.put(memory, (int) off, (int) a.count());
+                dmaReadsServed.incrementAndGet(); // before the reply: the server may be waiting only for it
                 channel.send(Header.reply(h, out.limit()), out.flip(), new int[0]);
-                dmaReadsServed.incrementAndGet();
             } else if (h.command() == Command.DMA_WRITE.code()) {
                 body.position(16);
                 body.get(memory, (int) off, (int) a.count());
                 ByteBuffer out = le(16);
                 a.encode(out);
-                channel.send(Header.reply(h, 16), out.flip(), new int[0]);
                 dmaWritesServed.incrementAndGet();
+                channel.send(Header.reply(h, 16), out.flip(), new int[0]);
             } else {
                 throw new IOException("the server sent an unexpected command " + h);
             }
