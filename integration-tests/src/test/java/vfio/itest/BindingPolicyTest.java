@@ -46,11 +46,24 @@ public class BindingPolicyTest {
         return c;
     }
 
+    private void awaitBackendService(String id) throws Exception {
+        long deadline = System.nanoTime() + T.toNanos();
+        while (context.getServiceReferences(vfio.api.backend.BackendFactory.class, "(vfio.backend.id=" + id + ")").isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("backend " + id + " not registered within " + T);
+            }
+            Thread.sleep(5);
+        }
+    }
+
     @Test
     public void pinnedGreedyAndStickyDevicesBindAsConfigured() throws Exception {
         String pid = "-" + ProcessHandle.current().pid();
         org.osgi.service.cm.Configuration low = backend("mem-low", 50);
         org.osgi.service.cm.Configuration mid = backend("mem-mid", 150);
+        // ConfigAdmin creates backends asynchronously: devices made earlier would bind to whatever exists.
+        awaitBackendService("mem-low");
+        awaitBackendService("mem-mid");
 
         Devices.configure(cm, "pinned", "memory:itest-pinned" + pid, "backend.target", "(vfio.backend.id=mem-low)");
         Devices.configure(cm, "greedy", "memory:itest-greedy" + pid);

@@ -49,6 +49,19 @@ public interface Device {
     Optional<String> backendId();
 
     /**
+     * How many times the device has been bound: it changes on every rebind, before accesses resume.
+     *
+     * <p>A rebind may reset the device: closing a Linux VFIO device resets the function, and a
+     * vfio-user server resets its device when the client disconnects. Accesses after a rebind go to
+     * the device in whatever state the new binding left it. A driver that keeps state in the device
+     * across several accesses (an operation started by one write and finished by a later read)
+     * compares the generation before and after, and sets the device up again when it changed.
+     *
+     * @return the bind count, 0 before the first bind
+     */
+    long generation();
+
+    /**
      * Waits until the device is bound.
      *
      * @param timeout how long to wait at most

@@ -80,6 +80,8 @@ public final class CoreDevice implements Device, SessionSource {
     private volatile DeviceSettings settings;
     /** The published session: accesses go through it. Null while unbound. */
     private volatile BackendSession session;
+    /** Bind count; see {@link Device#generation()}. Written under {@code lock}. */
+    private volatile long generation;
     private volatile Status status;
     private volatile DeviceInfo info;
     private volatile DeviceRegion[] regions = new DeviceRegion[0];
@@ -311,6 +313,11 @@ public final class CoreDevice implements Device, SessionSource {
     @Override
     public Optional<String> backendId() {
         return Optional.ofNullable(status.backendId());
+    }
+
+    @Override
+    public long generation() {
+        return generation;
     }
 
     @Override
@@ -701,6 +708,7 @@ public final class CoreDevice implements Device, SessionSource {
         Status[] change;
         synchronized (lock) {
             // Session and status change together, so a caller woken in awaitBound sees BOUND and the backend.
+            generation++;
             session = s;
             change = updateStatus(DeviceState.BOUND, "bound to backend " + r.describe() + note);
             lock.notifyAll();

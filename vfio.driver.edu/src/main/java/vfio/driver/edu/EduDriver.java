@@ -6,6 +6,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import vfio.api.device.Device;
 import vfio.api.device.DeviceException;
+import vfio.api.device.DeviceUnavailableException;
 import vfio.api.device.DmaBuffer;
 import vfio.api.device.Irq;
 import vfio.api.device.Pci;
@@ -17,6 +18,10 @@ import vfio.api.device.Region;
  * BAR0 0x00 id, 0x04 liveness, 0x08 factorial, 0x20 status, 0x24 interrupt status, 0x60 raise,
  * 0x64 acknowledge, 0x80/0x88/0x90/0x98 DMA source, destination, count, command; registers below
  * 0x80 take 4-byte accesses only.
+ *
+ * <p><b>Rebinds:</b> a backend swap may reset the device. Each operation re-does the set-up if the
+ * device was rebound since, and fails with {@link DeviceUnavailableException} if it was rebound
+ * during the operation (a result read from a reset device would be wrong); run it again.
  *
  * <p><b>Threading:</b> one operation at a time (the device has one factorial unit and one DMA
  * engine); methods are synchronized. Interrupts arrive on the core's dispatcher thread.
@@ -63,6 +68,7 @@ public final class EduDriver implements AutoCloseable {
     private final Semaphore interrupts = new Semaphore(0);
     private final AtomicInteger lastIrqStatus = new AtomicInteger();
     private Irq irq;
+    private long setUpGeneration;
 
     private EduDriver(Device device, Duration timeout) {
         this.device = device;
@@ -77,6 +83,15 @@ public final class EduDriver implements AutoCloseable {
      * @throws DeviceException if the device is not an edu or cannot be set up
      */
     public static EduDriver open(Device device, Duration timeout) {
+        EduDriver driver = new EduDriver(device, timeout);
+        driver.setUp();
+        driver.enableInterrupt();
+        return driver;
+    }
+
+    /** Checks the device and enables what edu needs; done again after a rebind reset it. */
+    private void setUp() {
+        long generation = device.generation();
         Region config = device.region(Pci.REGION_CONFIG);
         int pciId = config.read32(0);
         if (pciId != PCI_ID) {
@@ -84,9 +99,28 @@ public final class EduDriver implements AutoCloseable {
                     device.name(), pciId & 0xffff, pciId >>> 16));
         }
         config.write16(PCI_COMMAND, config.read16(PCI_COMMAND) | COMMAND_MEMORY | COMMAND_BUS_MASTER);
-        EduDriver driver = new EduDriver(device, timeout);
-        driver.enableInterrupt();
-        return driver;
+        setUpGeneration = generation;
+    }
+
+    /**
+     * Starts an operation: if a rebind happened since the device was set up (it may have been reset,
+     * losing bus mastering), sets it up again. The interrupt enable survives: the core re-applies it.
+     *
+     * @return the generation the operation runs on
+     */
+    private long begin() {
+        if (device.generation() != setUpGeneration) {
+            setUp();
+        }
+        return setUpGeneration;
+    }
+
+    /** Ends an operation: a rebind during it means its steps did not all reach the same device. */
+    private void end(long generation, String what) {
+        if (device.generation() != generation) {
+            throw new DeviceUnavailableException(device.name() + ": the device was rebound, and possibly reset, during the "
+                    + what + "; its result is lost, run it again");
+        }
     }
 
     private void enableInterrupt() {
@@ -110,7 +144,10 @@ public final class EduDriver implements AutoCloseable {
 
     /** @return the identification register (0x010000ed for edu 1.0) */
     public synchronized int id() {
-        return bar0().read32(REG_ID);
+        long g = begin();
+        int id = bar0().read32(REG_ID);
+        end(g, "identification");
+        return id;
     }
 
     /**
@@ -119,8 +156,11 @@ public final class EduDriver implements AutoCloseable {
      * @return what the device returned (the bitwise inverse of {@code value} on a live device)
      */
     public synchronized int liveness(int value) {
+        long g = begin();
         bar0().write32(REG_LIVENESS, value);
-        return bar0().read32(REG_LIVENESS);
+        int back = bar0().read32(REG_LIVENESS);
+        end(g, "liveness check");
+        return back;
     }
 
     /**
@@ -130,6 +170,7 @@ public final class EduDriver implements AutoCloseable {
      * @throws DeviceException if the interrupt does not arrive within the timeout
      */
     public synchronized int factorial(int n) throws InterruptedException {
+        long g = begin();
         interrupts.drainPermits();
         lastIrqStatus.set(0);
         bar0().write32(REG_STATUS, STATUS_IRQ_ON_COMPLETION);
@@ -138,7 +179,9 @@ public final class EduDriver implements AutoCloseable {
         if ((bar0().read32(REG_STATUS) & STATUS_COMPUTING) != 0) {
             throw new DeviceException(device.name() + ": factorial interrupt arrived while still computing");
         }
-        return bar0().read32(REG_FACTORIAL);
+        int result = bar0().read32(REG_FACTORIAL);
+        end(g, "factorial of " + n);
+        return result;
     }
 
     /**
@@ -148,10 +191,12 @@ public final class EduDriver implements AutoCloseable {
      * @return the interrupt status the handler read
      */
     public synchronized int raise(int bits) throws InterruptedException {
+        long g = begin();
         interrupts.drainPermits();
         lastIrqStatus.set(0);
         bar0().write32(REG_IRQ_RAISE, bits);
         awaitInterrupt(bits, "raised interrupt 0x" + Integer.toHexString(bits));
+        end(g, "raised interrupt");
         return lastIrqStatus.get();
     }
 
@@ -166,12 +211,14 @@ public final class EduDriver implements AutoCloseable {
         if (data.length == 0 || data.length > EDU_DMA_BUFFER_SIZE) {
             throw new IllegalArgumentException("edu DMA moves 1.." + EDU_DMA_BUFFER_SIZE + " bytes, got " + data.length);
         }
+        long g = begin();
         try (DmaBuffer buffer = device.allocateDma(2L * EDU_DMA_BUFFER_SIZE, MAX_IOVA)) {
             buffer.memory().put(data);
             dma(buffer.iova(), EDU_DMA_BUFFER, data.length, 0);
             dma(EDU_DMA_BUFFER, buffer.iova() + EDU_DMA_BUFFER_SIZE, data.length, DMA_TO_RAM);
             byte[] back = new byte[data.length];
             buffer.memory().position(EDU_DMA_BUFFER_SIZE).get(back);
+            end(g, "DMA round trip");
             return back;
         }
     }
