@@ -115,8 +115,11 @@ class CoreEduGuestTest {
             assertThat(device.awaitBound(Duration.ofSeconds(60))).as(device.stateReason()).isTrue();
             // awaitBound() can return just before state() reads BOUND (the core publishes the session first).
             assertThat(await(() -> device.state() == DeviceState.BOUND, Duration.ofSeconds(10))).isTrue();
-            assertThat(edu.id()).as("BAR0 mapped again by the core").isEqualTo(EduDriver.ID);
             assertThat(config.read16(0x04) & 0x4).as("Bus Master after the kernel's reset").isZero();
+            // The driver sees the new generation and sets the device up again before its next operation.
+            assertThat(edu.id()).as("BAR0 mapped again by the core").isEqualTo(EduDriver.ID);
+            assertThat(config.read16(0x04) & 0x4).as("Bus Master set again by the same driver").isEqualTo(0x4);
+            assertThat(edu.factorial(6)).as("completion interrupt on the same driver after the swap").isEqualTo(720);
         }
         try (EduDriver again = EduDriver.open(device, Duration.ofSeconds(20))) {
             assertThat(again.factorial(7)).as("completion interrupt after set-up").isEqualTo(5040);
