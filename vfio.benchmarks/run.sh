@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every benchmark of vfio.benchmarks and prints the tables of docs/benchmarks.md.
 #
-#   vfio.benchmarks/run.sh [quick|full]      (default full: about 8-10 minutes on 2 cores)
+#   vfio.benchmarks/run.sh [quick|full]      (default full: about 5 minutes on 2 cores)
+#   vfio.benchmarks/run.sh guest             the kernel VFIO path in the rig/ QEMU guest (about 1 min):
+#                                            vfio.backend.ioctl's AccessCostGuestTest beside vfio_access.c
 #
 # Builds this module (offline Maven; the modules it measures must be installed in ~/.m2 and
 # vfio.distribution/target/vfio-platform.jar must exist for the startup figures), compiles the C
@@ -11,9 +13,26 @@
 # JAVA=/path/to/java overrides the JVM.
 set -euo pipefail
 MODE=${1:-full}
-case "$MODE" in quick|full) ;; *) echo "usage: $0 [quick|full]" >&2; exit 2 ;; esac
+case "$MODE" in quick|full|guest) ;; *) echo "usage: $0 [quick|full|guest]" >&2; exit 2 ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
+
+if [ "$MODE" = guest ]; then
+  # Reports go under this module's target/, never into vfio.backend.ioctl's. Uses that module's
+  # compiled test classes as they are (--no-build): build it first if they are missing.
+  G=$HERE/target/guest
+  rm -rf "$G"; mkdir -p "$G/java" "$G/c"
+  gcc -O2 -Wall -o "$G/vfio_access" "$HERE/src/main/c/vfio_access.c"
+  echo "load guest-start $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$ROOT/rig/run-guest-tests.sh" --no-build --reports "$G/java" --select vfio.backend.ioctl.internal.AccessCostGuestTest >"$G/java.log" 2>&1 \
+    || { tail -5 "$G/java.log"; exit 1; }
+  "$ROOT/rig/boot.sh" --out "$G/c" --devices edu -- "$G/vfio_access" 20000 >"$G/c.log" 2>&1 \
+    || { tail -5 "$G/c.log"; exit 1; }
+  echo "load guest-end $(cut -d' ' -f1-3 /proc/loadavg)"
+  grep -h 'edu 4-byte' "$G/java/output.log" | sed 's/^/java /'
+  cat "$G/c/output.log"
+  exit 0
+fi
 OUT=$HERE/target/bench
 JAVA=${JAVA:-java}
 mkdir -p "$OUT"
@@ -21,8 +40,11 @@ rm -f "$OUT"/*.txt "$OUT"/*.json
 
 echo "== build"
 (cd "$ROOT" && mvn -q -o -pl vfio.benchmarks install -DskipTests)
-(cd "$HERE" && mvn -q -o dependency:build-classpath -Dmdep.outputFile=target/classpath.txt >/dev/null)
-CP="$HERE/target/classes:$(cat "$HERE/target/classpath.txt")"
+# A private copy of the jars: other builds may reinstall them in ~/.m2 while a benchmark runs.
+rm -rf "$HERE/target/lib"
+(cd "$HERE" && mvn -q -o dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=target/lib >/dev/null)
+for j in "$HERE"/target/lib/*.jar; do unzip -tqq "$j" >/dev/null || { echo "corrupt $j (being reinstalled?): run again" >&2; exit 1; }; done
+CP="$HERE/target/classes:$HERE/target/lib/*"
 JOPTS=(--enable-native-access=ALL-UNNAMED "-Djava.util.logging.config.file=$HERE/logging.properties")
 for c in mapped_loop unix_pingpong irq_latency; do
   gcc -O2 -Wall -pthread -o "$OUT/$c" "$HERE/src/main/c/$c.c"

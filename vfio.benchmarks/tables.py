@@ -37,7 +37,7 @@ print()
 
 jmh_file = out / "jmh.json"
 if jmh_file.exists():
-    jmh = {}
+    jmh, best = {}, {}
     for r in json.loads(jmh_file.read_text()):
         name = r["benchmark"].rsplit(".", 2)
         key = name[-2] + "." + name[-1]
@@ -45,19 +45,30 @@ if jmh_file.exists():
             key += "[" + ",".join(f"{k}={v}" for k, v in r["params"].items()) + "]"
         raw = [x for fork in r["primaryMetric"]["rawData"] for x in fork]
         jmh[key] = statistics.median(raw)
+        best[key] = min(raw)
     c = kv()
-    print(f"### Mapped fast path (ns/op, median of JMH iterations; load avg {loads('mapped')})")
+    print(f"### Mapped fast path (ns/op; median and best of the JMH iterations; load avg {loads('mapped')})")
     print()
-    print("| op | driver API | raw VarHandle | C call/op | C loop | API / raw | API / C call | API / C loop |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| op | API | raw VarHandle | API / raw | API / raw, best | C call/op | C loop | API / C call | API / C loop |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for op in ("Read32", "Read64", "Write32", "Write64"):
-        api = jmh.get(f"MappedAccessBench.api{op}")
-        raw = jmh.get(f"MappedAccessBench.raw{op}")
+        a, r = f"MappedAccessBench.api{op}", f"MappedAccessBench.raw{op}"
         cc = c.get(f"c-{op.lower()}-call")
         cl = c.get(f"c-{op.lower()}-loop")
-        if api is None or raw is None:
+        if a not in jmh or r not in jmh:
             continue
-        print(f"| {op.lower()} | {api:.2f} | {raw:.2f} | {cc:.2f} | {cl:.2f} | {api / raw:.2f}x | {api / cc:.2f}x | {api / cl:.2f}x |")
+        api, raw = jmh[a], jmh[r]
+        print(f"| {op.lower()} | {api:.2f} | {raw:.2f} | {api / raw:.2f}x | {best[a] / best[r]:.2f}x | {cc:.2f} | {cl:.2f} "
+              f"| {api / cc:.2f}x | {api / cl:.2f}x |")
+    print()
+    print("Ablation (raw access + only the re-check of a volatile mapping reference, no offset lookup):")
+    print()
+    print("| op | raw | raw + re-check | API |")
+    print("|---|---|---|---|")
+    for op in ("Read32", "Write32"):
+        g = jmh.get(f"MappedAccessBench.guard{op}")
+        if g is not None:
+            print(f"| {op.lower()} | {jmh[f'MappedAccessBench.raw{op}']:.2f} | {g:.2f} | {jmh[f'MappedAccessBench.api{op}']:.2f} |")
     print()
     print("With a background thread rebinding the device (ns/op, median):")
     print()
@@ -69,6 +80,12 @@ if jmh_file.exists():
         if a and b:
             print(f"| {op} | {a:.2f} | {b:.2f} | {b / a:.2f}x |")
     print()
+    jt = out / "jmh.txt"
+    if jt.exists():
+        swaps = [ln.split(":", 1)[1].strip() for ln in jt.read_text().splitlines() if "rebinds during trial" in ln]
+        for x in swaps:
+            print(f"    whole swapping trial (warm-up + measurement): {x}")
+        print()
 
 for pin in ("pinned", "unpinned"):
     d = kv(pin)

@@ -28,6 +28,10 @@ import vfio.api.device.Region;
  * DeviceRegion on the memory backend's mapped BAR0) against a raw {@link VarHandle} with the same
  * ordering (getVolatile/setVolatile) on a mapping of the very same shared memory file.
  *
+ * <p>The {@code guard*} benchmarks are an ablation, not a product path: the raw access plus only the
+ * safety mechanism of the API's fast path (read a volatile reference to the mapping, access, read it
+ * again and compare), without the offset lookup and range checks, to attribute the API's cost.
+ *
  * <p>Offset {@value #OFFSET} lies in BAR0's first mapped area [0, 0x4000).
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -44,7 +48,8 @@ public class MappedAccessBench {
     private BenchDevice rig;
     private Region bar0;
     private ByteBuffer raw;
-    private FileChannel channel;
+    /** The raw buffer behind a volatile field: the ablation step between raw and the API. */
+    private volatile ByteBuffer guarded;
     private int value;
 
     @Setup(Level.Trial)
@@ -57,7 +62,7 @@ public class MappedAccessBench {
             throw new IllegalStateException("BAR0 is not mapped: the benchmark would measure the slow path");
         }
         raw = mapStore("jmh-mapped");
-        channel = null;
+        guarded = raw;
     }
 
     /** Maps BAR0 (file offset 0) of the memory backend's state file: the same pages the region maps. */
@@ -111,5 +116,19 @@ public class MappedAccessBench {
     @Benchmark
     public void rawWrite64() {
         LONG.setVolatile(raw, OFFSET, (long) ++value);
+    }
+
+    @Benchmark
+    public int guardRead32() {
+        ByteBuffer b = guarded;
+        int v = (int) INT.getVolatile(b, OFFSET);
+        return guarded == b ? v : -1;
+    }
+
+    @Benchmark
+    public int guardWrite32() {
+        ByteBuffer b = guarded;
+        INT.setVolatile(b, OFFSET, ++value);
+        return guarded == b ? 0 : -1;
     }
 }
