@@ -7,8 +7,8 @@ import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.Writer;
 import java.io.OutputStreamWriter;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -161,10 +161,14 @@ class HotDeployTest {
             Thread.sleep(100);
         }
         fail("device mem not " + what + " within " + STEP_MILLIS + " ms; last row: " + row.orElse("(none)")
-                + "; platform log: " + work.resolve("platform.log"));
+                + "\n" + logTail());
     }
 
-    /** Runs one console line and returns its output, up to a marker the console echoes after it. */
+    /**
+     * Runs one console line and returns its output. The line is followed by a Gogo assignment
+     * ({@code m = MARK}), whose value the console prints: everything before that line is the output.
+     * A failed command ends the console (scripted mode stops at the first failure).
+     */
     private List<String> command(String line) throws Exception {
         String mark = "hot-deploy-mark-" + (++marks);
         console.write(line + "\n" + "m = " + mark + "\n");
@@ -176,12 +180,22 @@ class HotDeployTest {
             if (next == null) {
                 fail("no answer to '" + line + "' within " + STEP_MILLIS + " ms (platform "
                         + (platform.isAlive() ? "running" : "exited with " + platform.exitValue())
-                        + "); output so far: " + lines + "; log: " + work.resolve("platform.log"));
+                        + "); output so far: " + lines + "\n" + logTail());
             }
             if (next.equals(mark)) {
                 return lines;
             }
             lines.add(next);
+        }
+    }
+
+    /** The end of the platform's stderr (the working directory is deleted after the test). */
+    private String logTail() {
+        try {
+            List<String> log = Files.readAllLines(work.resolve("platform.log"), StandardCharsets.UTF_8);
+            return "platform stderr (last lines):\n" + String.join("\n", log.subList(Math.max(0, log.size() - 40), log.size()));
+        } catch (IOException e) {
+            return "platform stderr unreadable: " + e;
         }
     }
 
