@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark of vfio.benchmarks and prints the tables of docs/benchmarks.md.
 #
-#   vfio.benchmarks/run.sh [quick|full]      (default full: about 5 minutes on 2 cores)
+#   vfio.benchmarks/run.sh [quick|full]      (default full: about 4.5 minutes on 2 cores; quick about 2)
 #   vfio.benchmarks/run.sh guest             the kernel VFIO path in the rig/ QEMU guest (about 1 min):
 #                                            vfio.backend.ioctl's AccessCostGuestTest beside vfio_access.c
 #
@@ -79,6 +79,11 @@ start_server() { # $1 = log file, rest = command; prints the pid once the server
   for _ in $(seq 100); do grep -q 'listening on' "$log" && { echo $pid; return; }; sleep 0.1; done
   echo "server did not start: $(cat "$log")" >&2; kill $pid; exit 1
 }
+stop_server() { # $1 = pid (started in a subshell, so not ours to wait for): TERM, then up to 10 s
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  echo "server $1 did not stop" >&2
+}
 for pin in "${PINS[@]}"; do
   if [ "$pin" = pinned ]; then TS=(taskset -c 1); else TS=(); fi
   load "slow-$pin-start"
@@ -87,11 +92,11 @@ for pin in "${PINS[@]}"; do
   sock=$OUT/floor.sock; rm -f "$sock"
   spid=$(start_server "$OUT/floor-server.log" "${TS[@]}" "$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.benchmarks.SlowPathBench floor-server "$sock")
   "${TS[@]}" "$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.benchmarks.SlowPathBench floor-client "$sock" "$SLOW_S" | sed "s/^/$pin /" | tee -a "$OUT/results.txt"
-  wait "$spid" || true
+  stop_server "$spid" # it exits by itself when the client closes; this only makes sure
   sock=$OUT/edu.sock; rm -f "$sock"
   spid=$(start_server "$OUT/edu-server.log" "${TS[@]}" "$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.emulator.edu.Main "$sock")
   "${TS[@]}" "$JAVA" "${JOPTS[@]}" -cp "$CP" vfio.benchmarks.SlowPathBench api "$sock" "$spid" "$SLOW_S" | sed "s/^/$pin /" | tee -a "$OUT/results.txt"
-  kill "$spid"; wait "$spid" 2>/dev/null || true
+  stop_server "$spid"
   load "slow-$pin-end"
 done
 
