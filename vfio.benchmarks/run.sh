@@ -143,6 +143,8 @@ else
   note "startup skipped: $JAR missing (build vfio.distribution first)"
 fi
 
+# the memory backend keeps device state files by design; these are the benchmarks' own
+rm -f /dev/shm/vfio-memory/{jmh-mapped,jmh-swap,irq-bench,swap-bench,edu-bench}
 note "finished $(date -u +%FT%TZ)"
 echo "== summary"
 python3 "$HERE/tables.py" "$OUT"
