@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -114,8 +115,10 @@ class HotDeployTest {
         assertThat(backendJar).as("memory backend bundle copied by the build").isFile();
 
         // A device configuration file: the device appears, but nothing can serve memory: yet.
-        drop(work.resolve("configs/vfio.device-mem.cfg"),
-                ("name = mem\naddress = memory:" + memName + "\n").getBytes(StandardCharsets.UTF_8));
+        Path deviceFile = work.resolve("configs/vfio.device-mem.cfg");
+        byte[] deviceConfig = ("name = mem\naddress = memory:" + memName + "\n").getBytes(StandardCharsets.UTF_8);
+        drop(deviceFile, deviceConfig);
+        FileTime deviceFileTime = Files.getLastModifiedTime(deviceFile);
         awaitDevice(row -> row.contains("UNBOUND") && row.contains("no backend can serve"), "unbound, no backend");
 
         long t0 = System.nanoTime();
@@ -141,6 +144,14 @@ class HotDeployTest {
         awaitDevice(row -> row.contains("UNBOUND") && row.contains("no backend can serve"), "unbound after the jar is deleted");
         report("delete jar -> UNBOUND", t0);
         assertThat(command("lb vfio.backend.memory")).noneMatch(l -> l.contains("vfio.backend.memory"));
+
+        console.write("exit\n");
+        console.flush();
+        assertThat(platform.waitFor(STEP_MILLIS, TimeUnit.MILLISECONDS)).as("platform exits on 'exit'").isTrue();
+        assertThat(platform.exitValue()).isZero();
+        // The operator's file is read, never rewritten (a rewrite cut short by the exit emptied it).
+        assertThat(Files.readAllBytes(deviceFile)).isEqualTo(deviceConfig);
+        assertThat(Files.getLastModifiedTime(deviceFile)).isEqualTo(deviceFileTime);
     }
 
     /** Writes next to the target and moves it in, so FileInstall never sees a half-written file. */
