@@ -84,7 +84,11 @@ public final class DeviceProfiles {
         return Hooks.none()
                 .withKnownValue(Pci.REGION_BAR0, EDU_REG_ID, 4, 0x010000edL)
                 .withKnownValue(Pci.REGION_CONFIG, 0, 4, EDU_ID)
-                .withScratch(new Hooks.Scratch(Pci.REGION_BAR0, EDU_REG_DMA_SRC, 24, 8))
+                // The DMA address and count registers, as 4-byte registers: Linux 6.1's vfio-pci splits an
+                // 8-byte pread/pwrite into two 4-byte ones and edu ignores the upper half (0x84, ...).
+                .withScratch(new Hooks.Scratch(Pci.REGION_BAR0, EDU_REG_DMA_SRC, 4, 4))
+                .withScratch(new Hooks.Scratch(Pci.REGION_BAR0, EDU_REG_DMA_SRC + 8, 4, 4))
+                .withScratch(new Hooks.Scratch(Pci.REGION_BAR0, EDU_REG_DMA_SRC + 16, 4, 4))
                 .withIrqRaiser(new Hooks.IrqRaiser() {
                     @Override
                     public boolean raise(DeviceIoOps ops, int index, int vector) {

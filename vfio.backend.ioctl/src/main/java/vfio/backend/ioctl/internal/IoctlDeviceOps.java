@@ -63,6 +63,8 @@ final class IoctlDeviceOps implements DeviceIoOps {
     /** Null until the first export attempt; then why dma-buf export is unavailable, or "" if it works. */
     private volatile String dmaBufUnavailable;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Regions accessed at least once (see {@link #firstAccess}); a stale false only costs a lock. */
+    private final boolean[] accessed;
 
     private IoctlDeviceOps(String name, Attachment attachment, DeviceInfo info, List<RegionInfo> regions) {
         this.name = name;
@@ -70,6 +72,7 @@ final class IoctlDeviceOps implements DeviceIoOps {
         this.device = attachment.device();
         this.info = info;
         this.regions = regions;
+        this.accessed = new boolean[regions.size()];
         EnumSet<BackendCapability> caps = EnumSet.of(BackendCapability.REGION_MAP, BackendCapability.DMA,
                 BackendCapability.IRQ_SIGNAL_FD, BackendCapability.DEVICE_FEATURE);
         if (attachment.dma().choosesIova()) {
@@ -198,19 +201,55 @@ final class IoctlDeviceOps implements DeviceIoOps {
 
     @Override
     public void setIrqs(IrqSet set) {
+        if (set.index() >= info.numIrqs()) {
+            throw new IllegalArgumentException("IRQ index " + set.index() + " outside 0.." + (info.numIrqs() - 1)
+                    + " of " + name);
+        }
         ByteBuffer encoded = IrqSetEncoder.encode(set);
         Memory arg = new Memory(encoded.capacity());
         arg.write(0, encoded.array(), 0, encoded.capacity());
         try {
             device.ioctl("VFIO_DEVICE_SET_IRQS", VFIO_DEVICE_SET_IRQS, arg);
         } catch (ErrnoException e) {
+            if (e.errno() == 22 && isDisableAll(set)) {
+                return; // Linux refuses to disable an index that is not enabled; disabling is idempotent here
+            }
             throw KernelErrors.backend("VFIO_DEVICE_SET_IRQS", e, set.action() + " of vectors " + set.start() + ".."
                     + (set.start() + set.count() - 1) + " of IRQ index " + set.index() + " of " + name + " refused");
         }
     }
 
+    private static boolean isDisableAll(IrqSet set) {
+        return set.action() == IrqSet.Action.TRIGGER && set.count() == 0 && set.data() instanceof IrqSet.Data.None;
+    }
+
+    /**
+     * The first read or write of a BAR makes Linux 6.1 map it for pread/pwrite without a lock, and two
+     * threads racing there get EBUSY: the first access to each region is serialised, later ones run
+     * concurrently.
+     */
+    private void firstAccess(int index, Runnable access) {
+        if (accessed[index]) {
+            access.run();
+            return;
+        }
+        synchronized (accessed) {
+            access.run();
+            accessed[index] = true;
+        }
+    }
+
     @Override
     public void regionRead(int index, long offset, ByteBuffer dst) {
+        region(index); // the index check comes first
+        if (!accessed[index]) {
+            firstAccess(index, () -> read(index, offset, dst));
+        } else {
+            read(index, offset, dst);
+        }
+    }
+
+    private void read(int index, long offset, ByteBuffer dst) {
         RegionInfo r = region(index);
         long at = r.offset() + offset;
         while (dst.hasRemaining()) {
@@ -231,6 +270,15 @@ final class IoctlDeviceOps implements DeviceIoOps {
 
     @Override
     public void regionWrite(int index, long offset, ByteBuffer src, boolean posted) {
+        region(index);
+        if (!accessed[index]) {
+            firstAccess(index, () -> write(index, offset, src));
+        } else {
+            write(index, offset, src);
+        }
+    }
+
+    private void write(int index, long offset, ByteBuffer src) {
         RegionInfo r = region(index);
         long at = r.offset() + offset;
         while (src.hasRemaining()) {
@@ -377,6 +425,15 @@ final class IoctlDeviceOps implements DeviceIoOps {
 
     @Override
     public void dmaUnmap(long iova, long size) {
+        // type1 answers success for an unknown range and unmaps whatever an oversized one covers:
+        // the contract (unmap must match a map) is checked here, before the kernel sees it.
+        Long mapped = dmaMappings.get(iova);
+        if (mapped == null || mapped != size) {
+            throw new BackendException("VFIO_IOMMU_UNMAP_DMA", 22, "EINVAL", name + ": no DMA mapping of 0x"
+                    + Long.toHexString(size) + " bytes at IOVA 0x" + Long.toHexString(iova)
+                    + (mapped == null ? "" : " (the mapping there is 0x" + Long.toHexString(mapped) + " bytes)")
+                    + "; an unmap must match a map exactly");
+        }
         attachment.dma().unmap(iova, size);
         dmaMappings.remove(iova);
     }

@@ -77,11 +77,19 @@ class IoctlDeviceOpsTest {
     @Test
     void aRefusedIoctlNamesTheIoctlAndTheErrno() {
         device.failures.put(VFIO_DEVICE_SET_IRQS, Errno.EINVAL);
-        assertThatThrownBy(() -> ops.setIrqs(IrqSet.disable(2))).isInstanceOfSatisfying(BackendException.class, e -> {
+        assertThatThrownBy(() -> ops.setIrqs(IrqSet.one(2, IrqSet.Action.MASK, 0))).isInstanceOfSatisfying(BackendException.class, e -> {
             assertThat(e.operation()).isEqualTo("VFIO_DEVICE_SET_IRQS");
             assertThat(e.errnoName()).isEqualTo("EINVAL");
             assertThat(e.getMessage()).contains("IRQ index 2 of dev");
         });
+    }
+
+    @Test
+    void disablingAnIndexTheKernelSaysIsNotEnabledSucceedsButABadIndexIsRefused() {
+        device.failures.put(VFIO_DEVICE_SET_IRQS, Errno.EINVAL); // what Linux answers for a never-enabled index
+        ops.setIrqs(IrqSet.disable(2));
+        assertThatThrownBy(() -> ops.setIrqs(IrqSet.disable(9))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("IRQ index 9");
     }
 
     @Test
