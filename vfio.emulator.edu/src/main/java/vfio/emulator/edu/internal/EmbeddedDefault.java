@@ -11,6 +11,8 @@ import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.stream.Stream;
 import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
@@ -63,13 +65,25 @@ public final class EmbeddedDefault {
     private final EduEmulator emulator;
     private final Path directory;
 
+    /** Where the core's Device service for our configuration shows up; null outside OSGi. */
+    private final BundleContext context;
+    private final String name;
+
     @Activate
-    public EmbeddedDefault(@Reference ConfigurationAdmin configurationAdmin, Config config) throws IOException {
-        this(configurationAdmin, config.enabled(), config.device_name(), Duration.ofMillis(config.latency_ms()));
+    public EmbeddedDefault(@Reference ConfigurationAdmin configurationAdmin, Config config, BundleContext context)
+            throws IOException {
+        this(configurationAdmin, config.enabled(), config.device_name(), Duration.ofMillis(config.latency_ms()), context);
     }
 
     /** The same with plain values (for tests). */
     EmbeddedDefault(ConfigurationAdmin cm, boolean enabled, String name, Duration latency) throws IOException {
+        this(cm, enabled, name, latency, null);
+    }
+
+    private EmbeddedDefault(ConfigurationAdmin cm, boolean enabled, String name, Duration latency, BundleContext context)
+            throws IOException {
+        this.context = context;
+        this.name = name;
         if (!enabled) {
             LOG.log(Level.INFO, "embedded default device disabled by configuration " + PID);
             deviceConfiguration = null;
@@ -154,6 +168,7 @@ public final class EmbeddedDefault {
         if (deviceConfiguration != null) {
             try {
                 deviceConfiguration.delete();
+                awaitDeviceGone(Duration.ofSeconds(1));
             } catch (IOException | IllegalStateException e) {
                 LOG.log(Level.WARNING, "cannot delete the embedded device configuration " + deviceConfiguration, e);
             }
@@ -163,6 +178,27 @@ public final class EmbeddedDefault {
         }
         if (directory != null) {
             deleteTree(directory);
+        }
+    }
+
+    /**
+     * Lets the core unbind the device before the server goes: otherwise the client sees its server
+     * vanish and logs a failure at every shutdown. Bounded, because the core may be stopping too.
+     */
+    private void awaitDeviceGone(Duration timeout) {
+        if (context == null) {
+            return;
+        }
+        String filter = "(&(objectClass=vfio.api.device.Device)(vfio.device.name=" + name + "))";
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            while (context.getServiceReferences((String) null, filter) != null && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+        } catch (InvalidSyntaxException | IllegalStateException e) {
+            // a device name that is not a valid filter value, or our bundle is already stopped: nothing to wait for
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
