@@ -2,12 +2,10 @@ package vfio.emulator.edu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -28,7 +26,7 @@ class TwoProcessTest {
     @TempDir
     Path dir;
     private Process child;
-    private final StringBuffer childOutput = new StringBuffer();
+    private EduProcess emulator;
 
     @AfterEach
     void killChild() throws Exception {
@@ -38,30 +36,8 @@ class TwoProcessTest {
     }
 
     private Process startEmulator(Path socket) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java");
-        ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), Main.class.getName(), "--latency-ms=1", "--socket-path=" + socket)
-                .redirectErrorStream(true);
-        Process p = pb.start();
-        CompletableFuture<Void> listening = new CompletableFuture<>();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    childOutput.append(line).append('\n');
-                    if (line.startsWith("listening on ")) {
-                        listening.complete(null);
-                    }
-                }
-            } catch (IOException e) {
-                // the child died
-            }
-            listening.completeExceptionally(new IOException("the emulator exited: " + childOutput));
-        }, "emulator-output");
-        reader.setDaemon(true);
-        reader.start();
-        listening.get(60, TimeUnit.SECONDS);
-        return p;
+        emulator = EduProcess.start(socket, Duration.ofSeconds(60));
+        return emulator.process();
     }
 
     private static void checkFactorial(TestClient c, int n) throws Exception {
@@ -97,7 +73,7 @@ class TwoProcessTest {
         while (done.get() < 200 && !traffic.isDone() && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
-        assertThat(traffic).as("traffic before the kill; child said: " + childOutput).isNotDone();
+        assertThat(traffic).as("traffic before the kill; child said: " + emulator.output()).isNotDone();
         child.destroyForcibly();
         assertThat(child.waitFor(10, TimeUnit.SECONDS)).isTrue();
         Throwable ended = traffic.get(10, TimeUnit.SECONDS);

@@ -2,18 +2,13 @@ package vfio.backend.user.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import vfio.api.backend.OpenRequest;
 import vfio.api.device.DeviceUnavailableException;
 import vfio.backend.user.internal.device.VfioUserDevice;
-import vfio.emulator.edu.Main;
+import vfio.emulator.edu.EduProcess;
 
 /**
  * The client against the edu emulation running in another process, which is killed (SIGKILL) in the
@@ -44,30 +39,7 @@ class TwoProcessTest {
     }
 
     private Process startEmulator(Path socket) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java");
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), Main.class.getName(), "--latency-ms=1", "--socket-path=" + socket)
-                .redirectErrorStream(true).start();
-        StringBuffer output = new StringBuffer();
-        CompletableFuture<Void> listening = new CompletableFuture<>();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    output.append(line).append('\n');
-                    if (line.startsWith("listening on ")) {
-                        listening.complete(null);
-                    }
-                }
-            } catch (IOException e) {
-                // the child died
-            }
-            listening.completeExceptionally(new IOException("the emulator exited: " + output));
-        }, "emulator-output");
-        reader.setDaemon(true);
-        reader.start();
-        listening.get(60, TimeUnit.SECONDS);
-        return p;
+        return EduProcess.start(socket, Duration.ofSeconds(60)).process();
     }
 
     @Test
