@@ -157,6 +157,11 @@ public final class VfioStructs {
             int next = info.getInt(at + 4);
             int bodyStart = at + CAP_HEADER;
             int bodyEnd = next != 0 && Integer.compareUnsigned(next, info.limit()) <= 0 && next > at ? next : info.limit();
+            if (bodyEnd < bodyStart) {
+                // Found by fuzzing: a next pointer inside this header left a negative body size.
+                throw malformed(operation, "region " + region + " capability at offset " + at
+                        + " names the next one at offset " + next + ", inside its own " + CAP_HEADER + "-byte header");
+            }
             caps.add(decodeCapability(info, id, version, bodyStart, bodyEnd, region, regionSize, operation));
             previous = at;
             at = next;
