@@ -136,7 +136,7 @@ class SwapStormTest {
             assertThat(f.regionUnmaps()).as(f.id() + " maps = unmaps").isEqualTo(f.regionMaps());
             assertThat(f.violations()).isEmpty();
         }
-        ProcessResources after = ProcessResources.awaitFdsAndThreads(before);
+        ProcessResources after = ProcessResources.awaitThreads(before);
         System.out.println("swap storm resources: before " + before + " (" + fdsBefore.size() + " fds listed); after "
                 + after + " (" + ProcessResources.fdTargets().size() + " fds listed)");
         List<String> newFds = ProcessResources.awaitNoNewFds(fdsBefore);
