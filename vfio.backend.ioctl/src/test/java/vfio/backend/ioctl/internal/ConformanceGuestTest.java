@@ -14,7 +14,8 @@ import vfio.tck.junit.ConformanceTests;
  * The conformance kit against the Linux backend on QEMU's edu device and the real vfio-pci driver
  * (in the rig's guest), with the edu profile's hooks. Under TCG the device is slow: longer timeout
  * and quiet period. Without an IOMMU, DMA needs physically contiguous memory below edu's 28-bit
- * limit, which the kit's buffers are not: the DMA checks are left out in that mode only.
+ * limit, which the kit's buffers are not: every check that maps DMA memory is left out in that mode
+ * only (their multi-page buffers are contiguous only by chance).
  */
 @Tag("guest")
 class ConformanceGuestTest {
@@ -28,7 +29,7 @@ class ConformanceGuestTest {
         Subject subject = Subject.of(IoctlBackendFactory.system(), address).withOptions(options)
                 .withHooks(DeviceProfiles.edu()).withTimeout(Duration.ofSeconds(10)).withQuietPeriod(Duration.ofMillis(300));
         return GuestSupport.noIommuMode()
-                ? ConformanceTests.of(subject, check -> !check.id().startsWith("dma."))
+                ? ConformanceTests.of(subject, check -> !check.id().contains("dma")) // dma.*, close.drops-dma, ...
                 : ConformanceTests.of(subject);
     }
 }
