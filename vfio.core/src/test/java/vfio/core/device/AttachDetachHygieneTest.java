@@ -23,7 +23,7 @@ import vfio.core.testing.MemoryBackendFactory;
  */
 class AttachDetachHygieneTest {
     static final int DEFAULT_CYCLES = 1000;
-    static final int MAPPING_SLACK = 32;
+    static final int MAPPING_SLACK = 64;
     static final int HEAP_SLACK_MIB = 16;
 
     @Test

@@ -23,7 +23,8 @@ import java.util.stream.Stream;
 record ProcessResources(long fds, int threads, long mappings, long heap) {
 
     static ProcessResources now() {
-        return new ProcessResources(countFds(), Thread.getAllStackTraces().size(), countMappings(), heapAfterGc());
+        long heap = heapAfterGc(); // first: the management bean may open a descriptor the first time
+        return new ProcessResources(countFds(), Thread.getAllStackTraces().size(), countMappings(), heap);
     }
 
     static long countFds() {
