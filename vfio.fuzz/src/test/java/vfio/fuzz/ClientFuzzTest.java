@@ -1,5 +1,7 @@
 package vfio.fuzz;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -16,6 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.Test;
 import vfio.api.backend.DeviceIoOps;
 import vfio.api.backend.OpenRequest;
 import vfio.api.device.DeviceException;
@@ -107,7 +110,40 @@ class ClientFuzzTest {
         }
     }
 
-    private static void useDevice(Path path, int region) {
+    /**
+     * The harness itself: the hand-written happy-path seed gets through VERSION, device, region and
+     * IRQ info to a register read that returns the scripted value (a harness that stopped at the
+     * handshake would fuzz nothing deeper).
+     */
+    @Test
+    void theHappyPathSeedReachesARegisterRead() throws Exception {
+        byte[] seed;
+        try (var in = ClientFuzzTest.class.getResourceAsStream("ClientFuzzTestInputs/serverReplies/happy-path")) {
+            seed = in.readAllBytes();
+        }
+        Script data = new Script(seed);
+        boolean goodVersion = (data.u8() & 1) != 0;
+        int region = data.u8() % 10;
+        List<Step> script = new ArrayList<>();
+        while (data.more()) {
+            script.add(new Step(data.u8() & 3, data.u32(), data.run()));
+        }
+        if (directory == null) {
+            directory = Files.createTempDirectory("vfio-fuzz-client");
+        }
+        Path path = directory.resolve("happy");
+        Files.deleteIfExists(path);
+        try (UnixServerSocket listener = UnixServerSocket.listen(path, 1)) {
+            Future<?> server = RUNNER.submit(() -> serve(listener, goodVersion, script));
+            assertThat(RUNNER.submit(() -> useDevice(path, region)).get(10, TimeUnit.SECONDS)).isEqualTo(0x12345678L);
+            server.get(10, TimeUnit.SECONDS);
+        } finally {
+            Files.deleteIfExists(path);
+        }
+    }
+
+    /** @return the value read from {@code region} at offset 0, or -1 if the device has no such region */
+    private static long useDevice(Path path, int region) {
         DeviceIoOps d = FACTORY.open(new OpenRequest("fuzz", "vfio-user:" + path, Duration.ofMillis(200), Map.of()));
         try {
             DeviceInfo info = d.deviceInfo();
@@ -118,8 +154,11 @@ class ClientFuzzTest {
                 d.irqInfo(0);
             }
             if (region < info.numRegions()) {
-                d.regionRead(region, 0, ByteBuffer.allocate(4));
+                ByteBuffer value = ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                d.regionRead(region, 0, value);
+                return Integer.toUnsignedLong(value.getInt(0));
             }
+            return -1;
         } finally {
             d.close();
         }
