@@ -1,5 +1,7 @@
 package vfio.fuzz;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,6 +16,7 @@ import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
+import org.junit.jupiter.api.Test;
 import vfio.api.device.RegionCapability.SparseArea;
 import vfio.posix.UnixSocket;
 import vfio.user.protocol.Channel;
@@ -88,6 +91,37 @@ class ServerFuzzTest {
             throw new AssertionError("the server logged an internal error: " + r.getMessage(), r.getThrown());
         }
         Leaks.assertFdsBackTo(fds, "a fuzzed client");
+    }
+
+    /**
+     * The harness itself: every command of the hand-written well-behaved seed gets a reply that is
+     * not an error (a harness whose frames the server refused would fuzz only its refusals).
+     */
+    @Test
+    void theWellBehavedSeedGetsAnAnswerToEveryCommand() throws Exception {
+        byte[] seed;
+        try (var in = ServerFuzzTest.class.getResourceAsStream("ServerFuzzTestInputs/clientBytes/well-behaved")) {
+            seed = in.readAllBytes();
+        }
+        Script data = new Script(seed);
+        data.u8();
+        VfioUserServer s = server();
+        List<String> answers = new ArrayList<>();
+        try (UnixSocket socket = UnixSocket.connect(s.socketPath()); Channel c = new Channel(socket, "server")) {
+            c.send(Header.command(0, Command.VERSION, versionBody().remaining(), false), versionBody(), new int[0]);
+            c.receive(5000, 2000, 1 << 20, 8).close();
+            for (int id = 1; data.more(); id++) {
+                data.u8();
+                int command = data.u8();
+                int flags = data.u8();
+                ByteBuffer body = ByteBuffer.wrap(data.run());
+                c.send(new Header(id, command, Header.SIZE + body.remaining(), flags, 0), body, new int[0]);
+                try (Message m = c.receive(5000, 2000, 1 << 20, 8)) {
+                    answers.add(Command.of(command) + (m.header().isError() ? " error " + m.header().error() : " ok"));
+                }
+            }
+        }
+        assertThat(answers).hasSize(8).allSatisfy(a -> assertThat(a).endsWith(" ok"));
     }
 
     /** Reads whatever the server answers within 2 ms (replies, or commands it sends us). */
