@@ -76,7 +76,7 @@ class AddressSafetyTest {
     void addresses(byte[] input) throws Exception {
         Script s = new Script(input);
         String rest = new String(s.run(), java.nio.charset.StandardCharsets.UTF_8);
-        // Half of the inputs start in the directory that holds the FIFO, the file and the link.
+        // A quarter of the inputs start in the directory that holds the FIFO, the file and the link.
         String address = switch (s.u8() & 3) {
             case 0 -> "vfio-user:" + dir + "/" + rest;
             case 1 -> "vfio-user:" + rest;
