@@ -3,8 +3,8 @@ package vfio.fuzz;
 import java.util.Arrays;
 
 /**
- * Reads a fuzz input as a script of small fields, so that seeds can be written by hand (see
- * {@code src/test/resources/README.md}): a byte, a little-endian u16/u32, or a length-prefixed
+ * Reads a fuzz input as a script of small fields, so that seeds can be written by hand (each
+ * fuzz test's comment gives its layout): a byte, a little-endian u16/u32, or a length-prefixed
  * (u16) run of bytes. Reading past the end yields zeros and empty runs. Not thread-safe.
  */
 final class Script {
