@@ -214,7 +214,24 @@ class OsgiRuntimeTest {
 
         MiniClient(Path socket) throws IOException {
             ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-            ch.connect(UnixDomainSocketAddress.of(socket));
+            // The socket file appears at bind(), just before listen(): retry a refused connect briefly.
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (true) {
+                try {
+                    ch.connect(UnixDomainSocketAddress.of(socket));
+                    break;
+                } catch (java.net.ConnectException e) {
+                    if (System.nanoTime() > deadline) {
+                        throw e;
+                    }
+                    try {
+                        Thread.sleep(10);
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                        throw e;
+                    }
+                }
+            }
             byte[] json = "{\"capabilities\":{}}\0".getBytes(StandardCharsets.UTF_8);
             ByteBuffer body = le(4 + json.length).putShort((short) 0).putShort((short) 1).put(json).flip();
             ByteBuffer reply = call(1, body);
