@@ -26,6 +26,7 @@ final class EpollIrqDispatcher implements IrqDispatcher {
     private final AtomicLong nextToken = new AtomicLong(WAKE_TOKEN + 1);
     private final Thread thread;
     private volatile boolean running = true;
+    private final java.util.concurrent.atomic.AtomicBoolean closeCalled = new java.util.concurrent.atomic.AtomicBoolean();
 
     EpollIrqDispatcher() throws ErrnoException {
         epoll = Epoll.create(BATCH);
@@ -83,8 +84,8 @@ final class EpollIrqDispatcher implements IrqDispatcher {
             signals.values().forEach(closing::add);
             signals.clear();
             destroyClosed();
-            epoll.close();
-            wake.close();
+            // epoll and wake stay open: close() closes them once this thread is gone, so no one can
+            // signal or register on a descriptor number that was closed and reused meanwhile.
         }
     }
 
@@ -96,18 +97,27 @@ final class EpollIrqDispatcher implements IrqDispatcher {
 
     @Override
     public void close() {
-        if (!running) {
+        if (!closeCalled.compareAndSet(false, true)) {
             return;
         }
         running = false;
         try {
             wake.signal();
-            thread.join(STOP_TIMEOUT.toMillis());
         } catch (ErrnoException e) {
             LOG.log(Level.WARNING, "cannot wake the IRQ dispatcher to stop it: " + e.getMessage());
+        }
+        try {
+            thread.join(STOP_TIMEOUT.toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (thread.isAlive()) {
+            LOG.log(Level.WARNING, "the IRQ dispatcher did not stop within " + STOP_TIMEOUT.toMillis()
+                    + " ms; its epoll and wake descriptors stay open");
+            return;
+        }
+        epoll.close();
+        wake.close();
     }
 
     /** An eventfd signal. */
