@@ -147,11 +147,14 @@ public final class VfioUserBackendFactory implements BackendFactory {
     private Path awaitSocket(String device, Path path) {
         long deadline = System.nanoTime() + connectRetry.toNanos();
         while (true) {
+            // Whether the file existed *before* the check decides: a server binding right after a failed
+            // check must lead to another check, not to the stale "does not exist" error.
+            boolean existed = path.toFile().exists();
             try {
                 return SocketAddress.check(path, socketDirectories);
             } catch (IllegalArgumentException e) {
                 // Only a missing file is worth waiting for; anything else will not fix itself.
-                if (path.toFile().exists() || System.nanoTime() - deadline >= 0) {
+                if (existed || System.nanoTime() - deadline >= 0) {
                     throw new DeviceException("device " + device + ": " + e.getMessage());
                 }
             }
