@@ -167,7 +167,14 @@ public record Capabilities(int maxMsgFds, int maxDataXferSize, int maxDmaMaps, l
         if (!(e instanceof JsonPrimitive p) || !p.isNumber()) {
             throw new ProtocolException("capability \"" + key + "\" must be a number, got " + e);
         }
-        BigDecimal v = p.getAsBigDecimal();
+        BigDecimal v;
+        try {
+            v = p.getAsBigDecimal();
+        } catch (NumberFormatException tooLarge) {
+            // Gson refuses exponents and digit strings beyond its limits (e.g. 1E268435456).
+            throw new ProtocolException("capability \"" + key + "\" is not a usable number: "
+                    + abbreviate(p.getAsString()) + " (" + abbreviate(tooLarge.getMessage()) + ")");
+        }
         if (v.scale() > 0 && v.stripTrailingZeros().scale() > 0) {
             throw new ProtocolException("capability \"" + key + "\" must be an integer, got " + v);
         }

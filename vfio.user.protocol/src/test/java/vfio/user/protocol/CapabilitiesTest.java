@@ -32,6 +32,11 @@ class CapabilitiesTest {
                 .hasMessageContaining("integer");
         assertThatThrownBy(() -> Capabilities.parse("{\"capabilities\":{\"max_data_xfer_size\":1e12}}"))
                 .hasMessageContaining("outside");
+        // Found by the CI fuzzer: an exponent Gson will not expand must be a protocol error, not a NumberFormatException.
+        assertThatThrownBy(() -> Capabilities.parse(
+                "{\"capabilities\":{\"migration\":{\"max_bitmap_size\":268435456E268435456}}}"))
+                .isInstanceOf(ProtocolException.class).hasMessageContaining("max_bitmap_size")
+                .hasMessageContaining("not a usable number");
         assertThatThrownBy(() -> Capabilities.parse("[1]")).hasMessageContaining("not an object");
         assertThatThrownBy(() -> Capabilities.parse("{\"capabilities\":")).hasMessageContaining("does not parse");
     }
