@@ -24,6 +24,12 @@ import vfio.core.session.SessionSource;
 /**
  * One region of a device, the same object across every backend the device is bound to.
  *
+ * <p><b>Fastest path</b> (one mapped area covers the whole region, see {@link MappedView#whole}):
+ * read {@link #whole}, access that buffer at the region offset (its own bounds and alignment checks
+ * route anything else to the paths below), then read {@link #whole} again. If it changed, the access
+ * landed unless the mapping was torn down meanwhile ({@link #tornDown}), with the same outcomes as
+ * below. This is the fast path with one field load instead of a lookup.
+ *
  * <p><b>Fast path</b> (mapped areas): read {@link #view}; if the access is aligned and inside one
  * mapped chunk, access the memory with volatile semantics ({@link VarHandle#getVolatile} and {@link
  * VarHandle#setVolatile} for 2, 4 and 8 bytes; a plain byte access between fences for 1 byte, which
@@ -58,6 +64,8 @@ public final class DeviceRegion implements Region {
 
     /** What accessors use: the published mapping, or null for "slow path only". */
     private volatile MappedView view;
+    /** {@code view.whole} when view is set, else null: the fastest path's only field load. */
+    private volatile ByteBuffer whole;
     private volatile RegionInfo info;
     private volatile boolean mappingEnabled = true;
     private volatile boolean posted;
@@ -113,7 +121,7 @@ public final class DeviceRegion implements Region {
     @Override
     public synchronized void setMappingEnabled(boolean enabled) {
         mappingEnabled = enabled;
-        view = enabled && published ? mapping : null;
+        setView(enabled && published ? mapping : null);
     }
 
     @Override
@@ -125,6 +133,18 @@ public final class DeviceRegion implements Region {
 
     @Override
     public int read8(long offset) {
+        ByteBuffer w = whole;
+        if (w != null && offset == (int) offset) {
+            try {
+                int value = w.get((int) offset) & 0xff;
+                VarHandle.acquireFence();
+                if (whole == w || !tornDown(w)) {
+                    return value;
+                }
+            } catch (IndexOutOfBoundsException outside) {
+                // the paths below refuse it
+            }
+        }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 1);
@@ -143,6 +163,17 @@ public final class DeviceRegion implements Region {
 
     @Override
     public int read16(long offset) {
+        ByteBuffer w = whole;
+        if (w != null && offset == (int) offset) {
+            try {
+                int value = (short) SHORT.getVolatile(w, (int) offset) & 0xffff;
+                if (whole == w || !tornDown(w)) {
+                    return value;
+                }
+            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
+                // the paths below perform or refuse it
+            }
+        }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 2);
@@ -160,6 +191,17 @@ public final class DeviceRegion implements Region {
 
     @Override
     public int read32(long offset) {
+        ByteBuffer w = whole;
+        if (w != null && offset == (int) offset) {
+            try {
+                int value = (int) INT.getVolatile(w, (int) offset);
+                if (whole == w || !tornDown(w)) {
+                    return value;
+                }
+            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
+                // the paths below perform or refuse it
+            }
+        }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 4);
@@ -177,6 +219,17 @@ public final class DeviceRegion implements Region {
 
     @Override
     public long read64(long offset) {
+        ByteBuffer w = whole;
+        if (w != null && offset == (int) offset) {
+            try {
+                long value = (long) LONG.getVolatile(w, (int) offset);
+                if (whole == w || !tornDown(w)) {
+                    return value;
+                }
+            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
+                // the paths below perform or refuse it
+            }
+        }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 8);
@@ -196,6 +249,18 @@ public final class DeviceRegion implements Region {
 
     @Override
     public void write8(long offset, int value) {
+        ByteBuffer w = whole;
+        if (w != null && offset == (int) offset) {
+            try {
+                VarHandle.releaseFence();
+                w.put((int) offset, (byte) value);
+                VarHandle.fullFence();
+                checkWholeWriteLanded(w, offset, 1);
+                return;
+            } catch (IndexOutOfBoundsException outside) {
+                // the paths below refuse it
+            }
+        }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 1);
@@ -213,6 +278,16 @@ public final class DeviceRegion implements Region {
 
     @Override
     public void write16(long offset, int value) {
+        ByteBuffer w = whole;
+        if (w != null && offset == (int) offset) {
+            try {
+                SHORT.setVolatile(w, (int) offset, (short) value);
+                checkWholeWriteLanded(w, offset, 2);
+                return;
+            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
+                // the paths below perform or refuse it
+            }
+        }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 2);
@@ -228,6 +303,16 @@ public final class DeviceRegion implements Region {
 
     @Override
     public void write32(long offset, int value) {
+        ByteBuffer w = whole;
+        if (w != null && offset == (int) offset) {
+            try {
+                INT.setVolatile(w, (int) offset, value);
+                checkWholeWriteLanded(w, offset, 4);
+                return;
+            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
+                // the paths below perform or refuse it
+            }
+        }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 4);
@@ -243,6 +328,16 @@ public final class DeviceRegion implements Region {
 
     @Override
     public void write64(long offset, long value) {
+        ByteBuffer w = whole;
+        if (w != null && offset == (int) offset) {
+            try {
+                LONG.setVolatile(w, (int) offset, value);
+                checkWholeWriteLanded(w, offset, 8);
+                return;
+            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
+                // the paths below perform or refuse it
+            }
+        }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 8);
@@ -254,6 +349,23 @@ public final class DeviceRegion implements Region {
         }
         Reference.reachabilityFence(v);
         writeSlow(offset, 8, value);
+    }
+
+    /** After a store through {@link #whole}: throws if its mapping was torn down meanwhile. */
+    private void checkWholeWriteLanded(ByteBuffer w, long offset, int width) {
+        if (whole != w && tornDown(w)) {
+            throw raced(offset, width);
+        }
+    }
+
+    /**
+     * The rare case of the fastest path: {@link #whole} changed during an access through {@code w}.
+     * Disabling or withdrawing the mapping leaves {@link #mapping} in place (the access landed);
+     * {@link #tearDown} clears it under this lock before it revokes, so a different or no mapping
+     * means the access may have hit the placeholder.
+     */
+    private synchronized boolean tornDown(ByteBuffer w) {
+        return mapping == null || mapping.whole != w;
     }
 
     /** After a mapped store: throws if the view was revoked meanwhile (the store may be lost). */
@@ -462,7 +574,7 @@ public final class DeviceRegion implements Region {
         }
         MappedView m;
         try {
-            m = MappedView.of(mapped, areas);
+            m = MappedView.of(mapped, areas, newInfo.size());
         } catch (IllegalArgumentException e) {
             // Nobody has seen these addresses, so there is nothing to revoke; the backend releases them.
             LOG.log(Level.ERROR, "backend " + s.backendId() + " mapped " + this + " wrongly (" + e.getMessage()
@@ -483,13 +595,18 @@ public final class DeviceRegion implements Region {
     /** Lets accessors use the mapping set up by {@link #setUp} (unless the driver disabled it). */
     public synchronized void publish() {
         published = true;
-        view = mappingEnabled ? mapping : null;
+        setView(mappingEnabled ? mapping : null);
     }
 
     /** Sends every new access to the slow path; the mapping stays until {@link #tearDown}. */
     public synchronized void withdraw() {
         published = false;
-        view = null;
+        setView(null);
+    }
+
+    private void setView(MappedView v) {
+        view = v;
+        whole = v == null ? null : v.whole;
     }
 
     /**
@@ -507,7 +624,7 @@ public final class DeviceRegion implements Region {
             mapping = null;
             mappedIn = null;
             published = false;
-            view = null;
+            setView(null);
         }
         try {
             if (m.revoke()) {

@@ -26,6 +26,10 @@ import vfio.posix.MappedMemory;
  *
  * <p>Areas larger than {@link #CHUNK} are viewed as several buffers (a {@link ByteBuffer} holds at
  * most 2 GiB); an aligned access of at most 8 bytes never crosses a chunk boundary.
+ *
+ * <p>When one chunk covers the whole region from offset 0 (a fully mapped BAR, the common case), it
+ * is also {@link #whole}: accessors may then hold that buffer instead of this view, so the cleaner is
+ * registered on the buffer (which this view references), not on the view.
  */
 final class MappedView {
     /** Largest buffer an area is viewed through: 1 GiB, a multiple of every page size. */
@@ -47,6 +51,8 @@ final class MappedView {
     private final long start0;
     private final long size0;
     private final ByteBuffer buffer0;
+    /** The only buffer, indexed by region offset, if it covers the whole region; else null. */
+    final ByteBuffer whole;
     /** Set (before the pages are replaced) when the view is revoked; read by accessors after a race. */
     volatile boolean revoked;
 
@@ -54,7 +60,7 @@ final class MappedView {
     private final Placeholder placeholder;
 
     private MappedView(List<MappedArea> areas, List<MappedMemory> memories, long[] starts, long[] sizes,
-            ByteBuffer[] buffers) {
+            ByteBuffer[] buffers, long regionSize) {
         this.areas = areas;
         this.starts = starts;
         this.sizes = sizes;
@@ -62,8 +68,10 @@ final class MappedView {
         this.start0 = starts[0];
         this.size0 = sizes[0];
         this.buffer0 = buffers[0];
+        this.whole = buffers.length == 1 && start0 == 0 && size0 == regionSize ? buffer0 : null;
         this.placeholder = new Placeholder(memories);
-        CLEANER.register(this, placeholder);
+        // Whoever accessors hold keeps the placeholder pages mapped: the view, or its only buffer.
+        CLEANER.register(buffers.length == 1 ? buffer0 : this, placeholder);
     }
 
     /**
@@ -71,10 +79,11 @@ final class MappedView {
      *
      * @param mapped    what {@code regionMap} returned
      * @param requested what the core asked to map (validated, sorted)
+     * @param regionSize the region's size, to tell whether one area covers it all
      * @throws IllegalArgumentException if an area was not asked for, is out of order or not page
      *                                  aligned: the backend broke the {@code regionMap} contract
      */
-    static MappedView of(List<MappedArea> mapped, List<SparseArea> requested) {
+    static MappedView of(List<MappedArea> mapped, List<SparseArea> requested, long regionSize) {
         List<SparseArea> left = new ArrayList<>(requested);
         long previousEnd = 0;
         for (MappedArea a : mapped) {
@@ -109,7 +118,7 @@ final class MappedView {
             sizes[i] = c[1];
             buffers[i] = MappedMemory.adopt(c[2], c[1]).view();
         }
-        return new MappedView(List.copyOf(mapped), memories, starts, sizes, buffers);
+        return new MappedView(List.copyOf(mapped), memories, starts, sizes, buffers, regionSize);
     }
 
     /**

@@ -18,8 +18,9 @@ class MappedViewTest {
         MappedMemory mem = MappedMemory.anonymous(3 * GIB);
         try {
             MappedView v = MappedView.of(List.of(new MappedArea(0x1000, 3 * GIB, mem.address())),
-                    List.of(new SparseArea(0x1000, 3 * GIB)));
+                    List.of(new SparseArea(0x1000, 3 * GIB)), 0x1000 + 3 * GIB);
             assertThat(v.buffers).hasSize(3);
+            assertThat(v.whole).isNull();
             long lastOfFirst = v.locate(0x1000 + GIB - 8, 8);
             assertThat(lastOfFirst).isEqualTo(GIB - 8);
             long firstOfSecond = v.locate(0x1000 + GIB, 8);
@@ -44,15 +45,32 @@ class MappedViewTest {
         MappedMemory mem = MappedMemory.anonymous(8192);
         try {
             List<SparseArea> asked = List.of(new SparseArea(0, 4096), new SparseArea(4096, 4096));
-            assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(0, 8192, mem.address())), asked))
+            assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(0, 8192, mem.address())), asked, 8192))
                     .hasMessageContaining("was not asked for");
             assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(4096, 4096, mem.address()),
-                    new MappedArea(0, 4096, mem.address() + 4096)), asked)).hasMessageContaining("out of order");
-            assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(0, 4096, mem.address() + 8)), asked))
+                    new MappedArea(0, 4096, mem.address() + 4096)), asked, 8192)).hasMessageContaining("out of order");
+            assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(0, 4096, mem.address() + 8)), asked, 8192))
                     .hasMessageContaining("not page aligned");
             // leaving an area out is allowed
-            assertThat(MappedView.of(List.of(new MappedArea(4096, 4096, mem.address())), asked).ranges())
+            assertThat(MappedView.of(List.of(new MappedArea(4096, 4096, mem.address())), asked, 8192).ranges())
                     .containsExactly(new SparseArea(4096, 4096));
+        } finally {
+            mem.unmap();
+        }
+    }
+
+    @Test
+    void onlyOneAreaCoveringTheRegionFromOffsetZeroIsWhole() throws Exception {
+        MappedMemory mem = MappedMemory.anonymous(8192);
+        try {
+            List<SparseArea> both = List.of(new SparseArea(0, 8192));
+            assertThat(MappedView.of(List.of(new MappedArea(0, 8192, mem.address())), both, 8192).whole)
+                    .isNotNull().satisfies(b -> assertThat(b.capacity()).isEqualTo(8192));
+            // a region larger than its one area (a trapped tail) is not whole: its tail needs the backend
+            assertThat(MappedView.of(List.of(new MappedArea(0, 8192, mem.address())), both, 16384).whole).isNull();
+            List<SparseArea> second = List.of(new SparseArea(4096, 4096));
+            assertThat(MappedView.of(List.of(new MappedArea(4096, 4096, mem.address())), second, 8192).whole)
+                    .isNull();
         } finally {
             mem.unmap();
         }
