@@ -51,24 +51,27 @@ if jmh_file.exists():
     print()
     print("| op | API | raw VarHandle | API / raw | API / raw, best | C call/op | C loop | API / C call | API / C loop |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for op in ("Read32", "Read64", "Write32", "Write64"):
-        a, r = f"MappedAccessBench.api{op}", f"MappedAccessBench.raw{op}"
-        cc = c.get(f"c-{op.lower()}-call")
-        cl = c.get(f"c-{op.lower()}-loop")
-        if a not in jmh or r not in jmh:
-            continue
-        api, raw = jmh[a], jmh[r]
-        print(f"| {op.lower()} | {api:.2f} | {raw:.2f} | {api / raw:.2f}x | {best[a] / best[r]:.2f}x | {cc:.2f} | {cl:.2f} "
-              f"| {api / cc:.2f}x | {api / cl:.2f}x |")
+    for layout in ("whole", "sparse"):
+        for op in ("Read32", "Read64", "Write32", "Write64"):
+            a, r = f"MappedAccessBench.api{op}[layout={layout}]", f"MappedAccessBench.raw{op}[layout={layout}]"
+            cc = c.get(f"c-{op.lower()}-call")
+            cl = c.get(f"c-{op.lower()}-loop")
+            if a not in jmh or r not in jmh:
+                continue
+            api, raw = jmh[a], jmh[r]
+            print(f"| {op.lower()} {layout} | {api:.2f} | {raw:.2f} | {api / raw:.2f}x | {best[a] / best[r]:.2f}x "
+                  f"| {cc:.2f} | {cl:.2f} | {api / cc:.2f}x | {api / cl:.2f}x |")
     print()
     print("Ablation (raw access + only the re-check of a volatile mapping reference, no offset lookup):")
     print()
-    print("| op | raw | raw + re-check | API |")
-    print("|---|---|---|---|")
+    print("| op | raw | raw + re-check | API, whole | API, sparse |")
+    print("|---|---|---|---|---|")
     for op in ("Read32", "Write32"):
-        g = jmh.get(f"MappedAccessBench.guard{op}")
+        k = "[layout=sparse]"
+        g = jmh.get(f"MappedAccessBench.guard{op}{k}")
         if g is not None:
-            print(f"| {op.lower()} | {jmh[f'MappedAccessBench.raw{op}']:.2f} | {g:.2f} | {jmh[f'MappedAccessBench.api{op}']:.2f} |")
+            print(f"| {op.lower()} | {jmh[f'MappedAccessBench.raw{op}{k}']:.2f} | {g:.2f} "
+                  f"| {jmh[f'MappedAccessBench.api{op}[layout=whole]']:.2f} | {jmh[f'MappedAccessBench.api{op}{k}']:.2f} |")
     print()
     print("With a background thread rebinding the device (ns/op, median):")
     print()

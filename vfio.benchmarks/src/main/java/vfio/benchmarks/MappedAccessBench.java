@@ -16,6 +16,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -25,14 +26,18 @@ import vfio.api.device.Region;
 
 /**
  * The mapped fast path: 4- and 8-byte reads and writes through {@link Region} (vfio.core's
- * DeviceRegion on the memory backend's mapped BAR0) against a raw {@link VarHandle} with the same
+ * DeviceRegion on a mapped BAR of the memory backend) against a raw {@link VarHandle} with the same
  * ordering (getVolatile/setVolatile) on a mapping of the very same shared memory file.
+ *
+ * <p>Two layouts: {@code whole} is BAR2, mapped as one area (a fully mapped BAR: the core's fastest
+ * path), {@code sparse} is BAR0, mapped in two areas around a trapped hole (the core looks up the
+ * area).
  *
  * <p>The {@code guard*} benchmarks are an ablation, not a product path: the raw access plus only the
  * safety mechanism of the API's fast path (read a volatile reference to the mapping, access, read it
  * again and compare), without the offset lookup and range checks, to attribute the API's cost.
  *
- * <p>Offset {@value #OFFSET} lies in BAR0's first mapped area [0, 0x4000).
+ * <p>Offset {@value #OFFSET} lies in BAR2 and in BAR0's first mapped area [0, 0x4000).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -46,30 +51,43 @@ public class MappedAccessBench {
     private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     private BenchDevice rig;
-    private Region bar0;
+    private Region bar;
     private ByteBuffer raw;
     /** The raw buffer behind a volatile field: the ablation step between raw and the API. */
     private volatile ByteBuffer guarded;
     private int value;
+
+    /** Which BAR: see the class comment. */
+    @Param({"whole", "sparse"})
+    public String layout;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
         rig = new BenchDevice("jmh-mapped");
         rig.bind("memory-a");
         rig.awaitBound();
-        bar0 = rig.device.region(0);
-        if (bar0.mappedRanges().isEmpty()) {
-            throw new IllegalStateException("BAR0 is not mapped: the benchmark would measure the slow path");
+        boolean whole = layout.equals("whole");
+        bar = rig.device.region(whole ? 2 : 0);
+        if (bar.mappedRanges().size() != (whole ? 1 : 2)) {
+            throw new IllegalStateException(bar + " is mapped as " + bar.mappedRanges() + ", not as the " + layout
+                    + " layout: the benchmark would measure something else");
         }
-        raw = mapStore("jmh-mapped");
+        raw = mapStore("jmh-mapped", whole ? BAR2_FILE_OFFSET : 0);
         guarded = raw;
+        bar.write32(OFFSET, 0x5eed);
+        if ((int) INT.getVolatile(raw, OFFSET) != 0x5eed) {
+            throw new IllegalStateException("the raw mapping does not see " + bar + ": the baseline would measure other memory");
+        }
     }
 
-    /** Maps BAR0 (file offset 0) of the memory backend's state file: the same pages the region maps. */
-    static ByteBuffer mapStore(String name) throws IOException {
+    /** Where the memory backend keeps BAR2 in its state file (after BAR0, BAR1 and config space). */
+    static final long BAR2_FILE_OFFSET = 0x10000 + 0x1000 + 0x1000;
+
+    /** Maps 16 KiB of the memory backend's state file at a BAR's offset: the same pages the region maps. */
+    static ByteBuffer mapStore(String name, long fileOffset) throws IOException {
         try (FileChannel ch = FileChannel.open(Path.of("/dev/shm/vfio-memory", name), StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
-            return ch.map(FileChannel.MapMode.READ_WRITE, 0, 0x4000).order(ByteOrder.LITTLE_ENDIAN);
+            return ch.map(FileChannel.MapMode.READ_WRITE, fileOffset, 0x4000).order(ByteOrder.LITTLE_ENDIAN);
         }
     }
 
@@ -80,7 +98,7 @@ public class MappedAccessBench {
 
     @Benchmark
     public int apiRead32() {
-        return bar0.read32(OFFSET);
+        return bar.read32(OFFSET);
     }
 
     @Benchmark
@@ -90,7 +108,7 @@ public class MappedAccessBench {
 
     @Benchmark
     public long apiRead64() {
-        return bar0.read64(OFFSET);
+        return bar.read64(OFFSET);
     }
 
     @Benchmark
@@ -100,7 +118,7 @@ public class MappedAccessBench {
 
     @Benchmark
     public void apiWrite32() {
-        bar0.write32(OFFSET, ++value);
+        bar.write32(OFFSET, ++value);
     }
 
     @Benchmark
@@ -110,7 +128,7 @@ public class MappedAccessBench {
 
     @Benchmark
     public void apiWrite64() {
-        bar0.write64(OFFSET, ++value);
+        bar.write64(OFFSET, ++value);
     }
 
     @Benchmark

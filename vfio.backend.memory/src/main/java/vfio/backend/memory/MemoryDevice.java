@@ -36,6 +36,8 @@ import vfio.posix.MappedMemory;
  * <li>BAR1, 4 KiB of registers, never mapped: a write of {@code v} to 0x00 fires MSI vector {@code
  * v}; 0x08 counts the interrupts fired; a write of 1 to 0x20 copies {@code length} (at 0x18) bytes
  * of BAR0 to the DMA address at 0x10 (the device's DMA engine).</li>
+ * <li>BAR2, 64 KiB of plain memory, mappable as a whole (no sparse capability): the common case of
+ * a fully mapped BAR.</li>
  * <li>Config space, 4 KiB, with the PCI header.</li>
  * <li>IRQs: INTx (1), MSI (4 vectors), MSI-X none.</li>
  * </ul>
@@ -50,7 +52,9 @@ final class MemoryDevice implements DeviceIoOps {
     static final long BAR0_OFFSET = 0;
     static final long BAR1_OFFSET = BAR0_OFFSET + BAR0_SIZE;
     static final long CONFIG_OFFSET = BAR1_OFFSET + BAR1_SIZE;
-    static final long FILE_SIZE = CONFIG_OFFSET + CONFIG_SIZE;
+    static final long BAR2_SIZE = 0x10000;
+    static final long BAR2_OFFSET = CONFIG_OFFSET + CONFIG_SIZE; // last, so earlier offsets never moved
+    static final long FILE_SIZE = BAR2_OFFSET + BAR2_SIZE;
     static final int MSI_VECTORS = 4;
     static final int REG_FIRE = 0x00;
     static final int REG_FIRED = 0x08;
@@ -127,6 +131,7 @@ final class MemoryDevice implements DeviceIoOps {
             case 0 -> new RegionInfo(0, rw | RegionInfo.FLAG_MMAP, BAR0_SIZE, BAR0_OFFSET,
                     List.of(new RegionCapability.SparseMmap(List.of(new SparseArea(0, 0x4000), new SparseArea(0x8000, 0x8000)))));
             case 1 -> new RegionInfo(1, rw, BAR1_SIZE, BAR1_OFFSET);
+            case 2 -> new RegionInfo(2, rw | RegionInfo.FLAG_MMAP, BAR2_SIZE, BAR2_OFFSET);
             case Pci.REGION_CONFIG -> new RegionInfo(Pci.REGION_CONFIG, rw, CONFIG_SIZE, CONFIG_OFFSET);
             default -> {
                 checkIndex(index, Pci.NUM_REGIONS, "regions");

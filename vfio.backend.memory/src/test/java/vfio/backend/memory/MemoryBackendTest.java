@@ -18,6 +18,7 @@ import vfio.api.backend.MappedArea;
 import vfio.api.backend.OpenRequest;
 import vfio.api.device.BackendException;
 import vfio.api.device.Pci;
+import vfio.api.device.RegionCapability.SparseArea;
 import vfio.api.device.RegionInfo;
 import vfio.posix.MappedMemory;
 
@@ -59,6 +60,14 @@ class MemoryBackendTest {
         ops.regionRead(0, 0x8010, dst);
         assertThat(dst.getInt(0)).isEqualTo(0xfeedbeef);
         ops.regionWrite(0, 0x4000, le(4).putInt(0, 77), false); // the hole: slow path only
+        RegionInfo bar2 = ops.regionInfo(2);
+        assertThat(bar2.sparseAreas()).isEmpty();
+        assertThat(bar2.has(RegionInfo.FLAG_MMAP)).isTrue();
+        List<MappedArea> whole = ops.regionMap(bar2, List.of(new SparseArea(0, bar2.size())));
+        MappedMemory.adopt(whole.get(0).address(), whole.get(0).size()).view().putLong(0xFFF8, 0x2222);
+        ByteBuffer bar2Last = le(8);
+        ops.regionRead(2, 0xFFF8, bar2Last);
+        assertThat(bar2Last.getLong(0)).isEqualTo(0x2222); // BAR2's own file range, not BAR0's
         ops.close();
         DeviceIoOps again = open();
         ByteBuffer back = le(4);
