@@ -108,6 +108,59 @@ class ChannelTest {
         assertThatThrownBy(() -> b.receive(1000, 1000, 4096, 0)).isInstanceOf(EOFException.class);
     }
 
+    @Test
+    void messagesThatArriveTogetherAreFramedOneByOneAndEachKeepsItsOwnDescriptors() throws Exception {
+        // Sent before anything is read, so one read may bring several: framing and descriptor
+        // ownership must not depend on how the kernel splits the stream.
+        try (EventFd e1 = EventFd.create(); EventFd e2 = EventFd.create()) {
+            e1.signal();
+            e2.signal();
+            e2.signal();
+            a.send(Header.command(1, Command.DEVICE_RESET, 0, false), null, new int[0]);
+            a.send(Header.command(2, Command.DEVICE_RESET, 0, false), null, new int[] {e1.fd().value()});
+            a.send(Header.command(3, Command.DEVICE_RESET, 0, false), null, new int[0]);
+            a.send(Header.command(4, Command.DEVICE_RESET, 0, false), null, new int[] {e2.fd().value()});
+            a.send(Header.command(5, Command.DEVICE_RESET, 0, false), null, new int[] {e1.fd().value()});
+            long[] counters = new long[6];
+            for (int id = 1; id <= 5; id++) {
+                try (Message m = b.receive(1000, 1000, 4096, 1)) {
+                    assertThat(m.header().id()).isEqualTo(id);
+                    assertThat(m.fdCount()).as("descriptors of message %d", id).isEqualTo(id % 2 == 0 || id == 5 ? 1 : 0);
+                    for (Fd fd : m.takeFds()) {
+                        try (EventFd got = EventFd.adopt(fd)) {
+                            counters[id] = got.drain(); // the same eventfd: its counter tells which one
+                        }
+                    }
+                }
+            }
+            assertThat(counters[2]).isEqualTo(1);
+            assertThat(counters[4]).isEqualTo(2);
+            assertThat(counters[5]).isZero(); // e1 again, already drained through message 2
+        }
+    }
+
+    @Test
+    void descriptorsOfAMessageNotYetReceivedAreClosedWithTheChannel() throws Exception {
+        long before = openDescriptors();
+        try (EventFd e1 = EventFd.create()) {
+            a.send(Header.command(1, Command.DEVICE_RESET, 0, false), null, new int[0]);
+            a.send(Header.command(2, Command.DEVICE_RESET, 0, false), null, new int[] {e1.fd().value()});
+            Thread.sleep(50); // both are queued, so the first read may take message 2 and its descriptor too
+            try (Message m = b.receive(1000, 1000, 4096, 1)) {
+                assertThat(m.header().id()).isEqualTo(1);
+                assertThat(m.fdCount()).isZero();
+            }
+            b.close();
+        }
+        assertThat(openDescriptors()).isEqualTo(before - 1); // b's socket is gone, and nothing else
+    }
+
+    private static long openDescriptors() throws Exception {
+        try (var s = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
+
     private void sendRaw(ByteBuffer bytes) throws Exception {
         // The channel's send validates sizes, so reach the socket through a header that lies.
         java.lang.reflect.Field f = Channel.class.getDeclaredField("socket");
