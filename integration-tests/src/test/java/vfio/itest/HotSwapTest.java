@@ -28,8 +28,8 @@ import vfio.api.device.DeviceUnavailableException;
 import vfio.api.device.Region;
 
 /**
- * Hot-swap under load: while four threads do register I/O on a device (two on mapped areas, two on
- * the part reached through the backend), the backend bundle is stopped and started, updated, and
+ * Hot-swap under load: while six threads do register I/O on a device (two on BAR0's mapped areas,
+ * two on the part of BAR0 reached through the backend, two on BAR2, mapped whole), the backend bundle is stopped and started, updated, and
  * uninstalled and installed again. Every successful read must return a value the thread wrote, the only
  * failure allowed is {@link DeviceUnavailableException}, and the device must be bound again within
  * {@link #REBIND_BOUND} of the backend coming back.
@@ -71,6 +71,15 @@ public class HotSwapTest {
             int id = t;
             long off = offsets[t];
             Thread w = new Thread(() -> hammer(bar0, id, off, stop, ok, unavailable, wrong), "io-" + t);
+            workers.add(w);
+            w.start();
+        }
+        // BAR2 is mapped whole: the core's fastest path, with its own check for a swap mid-access.
+        Region bar2 = device.region(2);
+        assertEquals("BAR2 is mapped as one area", 1, bar2.mappedRanges().size());
+        for (long off : new long[] {0x100, 0xFF00}) {
+            int id = workers.size();
+            Thread w = new Thread(() -> hammer(bar2, id, off, stop, ok, unavailable, wrong), "io-" + id);
             workers.add(w);
             w.start();
         }

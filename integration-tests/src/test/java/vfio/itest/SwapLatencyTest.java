@@ -1,0 +1,169 @@
+package vfio.itest;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.LockSupport;
+import javax.inject.Inject;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.cm.ConfigurationAdmin;
+import vfio.api.device.Device;
+import vfio.api.device.DeviceState;
+import vfio.api.device.DeviceUnavailableException;
+import vfio.api.device.Region;
+
+/**
+ * The hot-swap figures of docs/benchmarks.md §5 with real bundles: {@value #SWAPS} stops (each
+ * followed by a start) and {@value #SWAPS} updates of the memory backend bundle, each timed from the
+ * {@code stop()} or {@code update()} call until the device is bound again with BAR2 mapped, while a
+ * reader calls {@code read32} on BAR2 (mapped) and BAR1 (through the backend) and records how long
+ * its longest call during each swap took (how long a caller was blocked).
+ *
+ * <p>It asserts what must hold (every swap ends bound and mapped, every read returns what was
+ * written) and prints the latencies; it asserts no latency, which would make it a timed test.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class SwapLatencyTest {
+    static final int SWAPS = 100;
+    private static final long PATTERN = 0x5eed0000L;
+
+    @Inject
+    private BundleContext context;
+    @Inject
+    private ConfigurationAdmin cm;
+
+    @Configuration
+    public Option[] config() {
+        return Platform.options();
+    }
+
+    @Test
+    public void bundleStopsAndUpdatesRebindTheDeviceWithItsRegionsMapped() throws Exception {
+        Devices.configure(cm, "latency0", "memory:itest-latency-" + ProcessHandle.current().pid(),
+                "access.timeout.ms", "10000");
+        Device device = Devices.await(context, "latency0", Duration.ofSeconds(10));
+        Devices.awaitState(device, DeviceState.BOUND, Duration.ofSeconds(10));
+        Region bar2 = device.region(2);
+        Region bar1 = device.region(1);
+        bar2.write32(0x100, (int) PATTERN);
+        bar1.write32(0x30, (int) PATTERN); // a scratch register: no side effect
+        Reader reader = new Reader(bar2, bar1);
+        reader.start();
+        Bundle backend = bundle("vfio.backend.memory");
+
+        List<Long> stopUs = new ArrayList<>();
+        List<Long> updateUs = new ArrayList<>();
+        List<Long> blockedUs = new ArrayList<>();
+        for (int i = 0; i < 2 * SWAPS; i++) {
+            boolean update = i % 2 == 1;
+            long generation = device.generation();
+            reader.longest = 0;
+            long t0 = System.nanoTime();
+            if (update) {
+                backend.update();
+            } else {
+                backend.stop();
+                backend.start();
+            }
+            awaitRebound(device, bar2, generation);
+            (update ? updateUs : stopUs).add((System.nanoTime() - t0) / 1000);
+            LockSupport.parkNanos(2_000_000); // the reader's call that spanned the swap has ended
+            blockedUs.add(reader.longest / 1000);
+        }
+        reader.stop = true;
+        reader.join(20_000);
+        assertTrue("the reader is stuck", !reader.isAlive());
+        System.out.printf("bundle swaps: stop+start n %d p50-us %d p99-us %d max-us %d; update n %d p50-us %d"
+                + " p99-us %d max-us %d; longest read32 per swap p50-us %d p99-us %d max-us %d;"
+                + " %d reads ok, %d unavailable%n",
+                stopUs.size(), pct(stopUs, 50), pct(stopUs, 99), pct(stopUs, 100), updateUs.size(), pct(updateUs, 50),
+                pct(updateUs, 99), pct(updateUs, 100), pct(blockedUs, 50), pct(blockedUs, 99), pct(blockedUs, 100),
+                reader.ok, reader.unavailable);
+        assertEquals("wrong reads: " + reader.wrong, List.of(), new ArrayList<>(reader.wrong));
+        assertTrue("the reader made progress", reader.ok > 2 * SWAPS);
+    }
+
+    /** Waits (100 µs polls) until the device is bound by a later session than {@code generation}, BAR2 mapped. */
+    private static void awaitRebound(Device d, Region bar2, long generation) {
+        long deadline = System.nanoTime() + HotSwapTest.REBIND_BOUND.toNanos();
+        while (!(d.state() == DeviceState.BOUND && d.generation() != generation && !bar2.mappedRanges().isEmpty())) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(d.name() + " not bound again with BAR2 mapped within "
+                        + HotSwapTest.REBIND_BOUND + "; it is " + d.state() + ": " + d.stateReason());
+            }
+            LockSupport.parkNanos(100_000);
+        }
+    }
+
+    private static long pct(List<Long> values, int p) {
+        List<Long> s = new ArrayList<>(values);
+        Collections.sort(s);
+        return s.get(Math.min(s.size() - 1, (int) Math.ceil(p / 100.0 * s.size()) - 1));
+    }
+
+    private Bundle bundle(String symbolicName) {
+        for (Bundle b : context.getBundles()) {
+            if (symbolicName.equals(b.getSymbolicName())) {
+                return b;
+            }
+        }
+        throw new AssertionError(symbolicName + " is not installed");
+    }
+
+    /** Reads both registers in turn, keeping the longest call (reset by the test per swap). */
+    private static final class Reader extends Thread {
+        final Region mapped;
+        final Region trapped;
+        final ConcurrentLinkedQueue<String> wrong = new ConcurrentLinkedQueue<>();
+        volatile boolean stop;
+        volatile long longest;
+        long ok;
+        long unavailable;
+
+        Reader(Region mapped, Region trapped) {
+            super("latency-reader");
+            this.mapped = mapped;
+            this.trapped = trapped;
+        }
+
+        @Override
+        public void run() {
+            boolean fast = true;
+            while (!stop) {
+                long t0 = System.nanoTime();
+                try {
+                    int v = fast ? mapped.read32(0x100) : trapped.read32(0x30);
+                    if (v != (int) PATTERN) {
+                        wrong.add(String.format("%s read 0x%08x", fast ? "BAR2" : "BAR1", v));
+                        return;
+                    }
+                    ok++;
+                } catch (DeviceUnavailableException e) {
+                    unavailable++;
+                } catch (RuntimeException e) {
+                    wrong.add(e.toString());
+                    return;
+                }
+                long took = System.nanoTime() - t0;
+                if (took > longest) {
+                    longest = took;
+                }
+                fast = !fast;
+            }
+        }
+    }
+}
