@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark of vfio.benchmarks and prints the tables of docs/benchmarks.md.
 #
-#   vfio.benchmarks/run.sh [quick|full]      (default full: about 4.5 minutes on 2 cores; quick about 2)
+#   vfio.benchmarks/run.sh [quick|full]      (default full: about 6 minutes on 2 cores; quick about 3)
 #   vfio.benchmarks/run.sh guest             the kernel VFIO path in the rig/ QEMU guest (about 1 min):
 #                                            vfio.backend.ioctl's AccessCostGuestTest beside vfio_access.c
 #
