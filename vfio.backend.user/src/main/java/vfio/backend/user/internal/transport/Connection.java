@@ -521,11 +521,12 @@ public final class Connection implements AutoCloseable {
         try {
             Message m = channel.receive(idleMs, timeoutMs, maxMessageSize, MAX_RECEIVED_FDS);
             if (m == null && idleMs < 0) {
-                fail(server + " closed the connection", null);
+                fail(server + " closed the connection", null, Level.INFO);
             }
             return m;
         } catch (EOFException e) {
-            fail(server + " closed the connection", e);
+            // A clean close, e.g. the server stopping: the core logs what it means for the device.
+            fail(server + " closed the connection", e, Level.INFO);
         } catch (ProtocolException e) {
             fail(server + " broke the vfio-user protocol: " + e.getMessage(), e);
         } catch (IOException | IllegalStateException e) {
@@ -649,7 +650,7 @@ public final class Connection implements AutoCloseable {
             try {
                 m = tw.receive(-1, timeoutMs, maxMessageSize, MAX_RECEIVED_FDS);
             } catch (EOFException e) {
-                fail(server + " closed the connection (its twin socket)", e);
+                fail(server + " closed the connection (its twin socket)", e, Level.INFO);
                 return;
             } catch (ProtocolException e) {
                 fail(server + " broke the vfio-user protocol on the twin socket: " + e.getMessage(), e);
