@@ -140,6 +140,71 @@ class ChannelTest {
     }
 
     @Test
+    void randomStreamsOfMessagesKeepTheirBodiesAndDescriptors() throws Exception {
+        // 600 messages of random sizes (0 to 40 KiB, across the 16 KiB inbox) with 0 to 3
+        // descriptors, sent by another thread while this one reads: every body byte and every
+        // descriptor must arrive with its own message, however the kernel splits the stream.
+        java.util.Random random = new java.util.Random(20261124);
+        int count = 600;
+        int[] sizes = new int[count];
+        int[] fdCounts = new int[count];
+        for (int i = 0; i < count; i++) {
+            sizes[i] = random.nextInt(8) == 0 ? random.nextInt(40_000) : random.nextInt(64);
+            fdCounts[i] = random.nextInt(4) == 0 ? 1 + random.nextInt(3) : 0;
+        }
+        java.util.concurrent.atomic.AtomicReference<Throwable> sendFailure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread sender = new Thread(() -> {
+            try {
+                for (int i = 0; i < count; i++) {
+                    ByteBuffer body = ByteBuffer.allocate(sizes[i]);
+                    for (int k = 0; k < sizes[i]; k++) {
+                        body.put((byte) (i * 31 + k));
+                    }
+                    EventFd[] evs = new EventFd[fdCounts[i]];
+                    int[] fds = new int[evs.length];
+                    for (int k = 0; k < evs.length; k++) {
+                        evs[k] = EventFd.create();
+                        for (int n = 0; n <= i % 5 + k; n++) {
+                            evs[k].signal(); // counter = i % 5 + k + 1 identifies it
+                        }
+                        fds[k] = evs[k].fd().value();
+                    }
+                    a.send(Header.command(i, Command.REGION_WRITE, sizes[i], false), body.flip(), fds);
+                    for (EventFd e : evs) {
+                        e.close(); // the receiver holds its own duplicate
+                    }
+                }
+            } catch (Throwable t) {
+                sendFailure.set(t);
+            }
+        }, "sender");
+        long before = openDescriptors();
+        sender.start();
+        for (int i = 0; i < count; i++) {
+            try (Message m = b.receive(5000, 5000, 1 << 20, 3)) {
+                assertThat(m.header().id()).isEqualTo(i);
+                ByteBuffer body = m.body();
+                assertThat(body.remaining()).as("body size of message %d", i).isEqualTo(sizes[i]);
+                for (int k = 0; k < sizes[i]; k++) {
+                    if (body.get(k) != (byte) (i * 31 + k)) {
+                        throw new AssertionError("message " + i + " byte " + k);
+                    }
+                }
+                List<Fd> fds = m.takeFds();
+                assertThat(fds).as("descriptors of message %d", i).hasSize(fdCounts[i]);
+                for (int k = 0; k < fds.size(); k++) {
+                    try (EventFd got = EventFd.adopt(fds.get(k))) {
+                        assertThat(got.drain()).as("descriptor %d of message %d", k, i).isEqualTo(i % 5 + k + 1);
+                    }
+                }
+            }
+        }
+        sender.join(10_000);
+        assertThat(sendFailure.get()).isNull();
+        assertThat(openDescriptors()).isEqualTo(before);
+    }
+
+    @Test
     void descriptorsOfAMessageNotYetReceivedAreClosedWithTheChannel() throws Exception {
         long before = openDescriptors();
         try (EventFd e1 = EventFd.create()) {
