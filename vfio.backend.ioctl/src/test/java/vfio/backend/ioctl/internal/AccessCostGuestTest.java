@@ -22,13 +22,15 @@ import vfio.posix.MappedMemory;
 @Tag("guest")
 class AccessCostGuestTest {
     private static final int ROUNDS = 20_000;
+    /** Under TCG the JIT needs several passes to compile the loops; the last pass is the steady state. */
+    private static final int PASSES = 10;
 
     @Test
     void preadAndMappedReadCosts() throws Exception {
         try (DeviceIoOps ops = GuestSupport.open(IoctlBackendFactory.system(), "edu", address(EDU_VENDOR, EDU_DEVICE))) {
             ByteBuffer b = ByteBuffer.allocateDirect(4).order(ByteOrder.LITTLE_ENDIAN);
             long sum = 0;
-            for (int warm = 0; warm < 2; warm++) {
+            for (int warm = 0; warm < PASSES; warm++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < ROUNDS; i++) {
                     b.clear();
@@ -36,7 +38,7 @@ class AccessCostGuestTest {
                     sum += b.getInt(0);
                 }
                 long preadNs = (System.nanoTime() - t0) / ROUNDS;
-                if (warm == 1) {
+                if (warm == PASSES - 1) {
                     System.out.println("edu 4-byte read through pread: " + preadNs + " ns per read (TCG guest)");
                 }
             }
@@ -45,13 +47,13 @@ class AccessCostGuestTest {
             MappedMemory m = MappedMemory.adopt(areas.get(0).address(), areas.get(0).size());
             try {
                 ByteBuffer view = m.view();
-                for (int warm = 0; warm < 2; warm++) {
+                for (int warm = 0; warm < PASSES; warm++) {
                     long t0 = System.nanoTime();
                     for (int i = 0; i < ROUNDS; i++) {
                         sum += view.getInt(0);
                     }
                     long mapNs = (System.nanoTime() - t0) / ROUNDS;
-                    if (warm == 1) {
+                    if (warm == PASSES - 1) {
                         System.out.println("edu 4-byte read through the mapping: " + mapNs + " ns per read (TCG guest)");
                     }
                 }
@@ -60,7 +62,7 @@ class AccessCostGuestTest {
                 ops.regionUnmap(0, areas);
                 m.unmap();
             }
-            assertThat(sum).isEqualTo(4L * ROUNDS * 0x010000ed);
+            assertThat(sum).isEqualTo(2L * PASSES * ROUNDS * 0x010000ed);
         }
     }
 }
