@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.Dictionary;
 import java.util.Hashtable;
+import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
 import org.osgi.service.cm.Configuration;
@@ -27,6 +28,27 @@ final class Devices {
         }
         c.update(p);
         return c;
+    }
+
+    /**
+     * Configures a memory device named {@code name} (its state file private to this JVM) with a
+     * 10 s access timeout, and waits until it is bound.
+     */
+    static Device boundMemoryDevice(ConfigurationAdmin cm, BundleContext context, String name) throws Exception {
+        configure(cm, name, "memory:itest-" + name + "-" + ProcessHandle.current().pid(), "access.timeout.ms", "10000");
+        Device device = await(context, name, Duration.ofSeconds(10));
+        awaitState(device, DeviceState.BOUND, Duration.ofSeconds(10));
+        return device;
+    }
+
+    /** @return the installed bundle with that symbolic name */
+    static Bundle installed(BundleContext context, String symbolicName) {
+        for (Bundle b : context.getBundles()) {
+            if (symbolicName.equals(b.getSymbolicName())) {
+                return b;
+            }
+        }
+        throw new AssertionError(symbolicName + " is not installed");
     }
 
     static Device await(BundleContext context, String name, Duration timeout) throws Exception {

@@ -68,7 +68,7 @@ public class DriverSwapTest {
         FactorialWorker worker = new FactorialWorker(device).start();
         awaitProgress(worker, 5);
 
-        Bundle backend = bundle(backendBundle);
+        Bundle backend = Devices.installed(context, backendBundle);
         File v1 = new File(Platform.bundlesDir(), backendBundle + ".jar");
         File v2 = BundleVersions.withVersion(v1, "0.2.0");
         List<String> versions = new ArrayList<>();
@@ -103,12 +103,4 @@ public class DriverSwapTest {
         }
     }
 
-    private Bundle bundle(String symbolicName) {
-        for (Bundle b : context.getBundles()) {
-            if (symbolicName.equals(b.getSymbolicName())) {
-                return b;
-            }
-        }
-        throw new AssertionError(symbolicName + " is not installed");
-    }
 }

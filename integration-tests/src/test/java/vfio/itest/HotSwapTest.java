@@ -3,7 +3,6 @@ package vfio.itest;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
-import java.io.File;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -53,10 +52,7 @@ public class HotSwapTest {
 
     @Test
     public void devicesStayCorrectWhileTheBackendBundleIsStoppedUpdatedAndReinstalled() throws Exception {
-        Devices.configure(cm, "swap0", "memory:itest-swap-" + ProcessHandle.current().pid(),
-                "access.timeout.ms", "10000");
-        Device device = Devices.await(context, "swap0", Duration.ofSeconds(10));
-        Devices.awaitState(device, DeviceState.BOUND, Duration.ofSeconds(10));
+        Device device = Devices.boundMemoryDevice(cm, context, "swap0");
         Region bar0 = device.region("bar0");
         assertEquals("BAR0 is mapped in its two sparse areas", 2, bar0.mappedRanges().size());
 
@@ -84,7 +80,7 @@ public class HotSwapTest {
             w.start();
         }
 
-        Bundle backend = bundle(BACKEND_BUNDLE);
+        Bundle backend = Devices.installed(context, BACKEND_BUNDLE);
         List<Long> rebindMs = new ArrayList<>();
         for (int cycle = 0; cycle < CYCLES; cycle++) {
             backend.stop();
@@ -168,12 +164,4 @@ public class HotSwapTest {
         }
     }
 
-    private Bundle bundle(String symbolicName) {
-        for (Bundle b : context.getBundles()) {
-            if (symbolicName.equals(b.getSymbolicName())) {
-                return b;
-            }
-        }
-        throw new AssertionError(symbolicName + " is not installed; bundles dir " + new File(Platform.bundlesDir().toString()));
-    }
 }

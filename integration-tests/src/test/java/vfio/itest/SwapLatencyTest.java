@@ -3,7 +3,6 @@ package vfio.itest;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -53,17 +52,14 @@ public class SwapLatencyTest {
 
     @Test
     public void bundleStopsAndUpdatesRebindTheDeviceWithItsRegionsMapped() throws Exception {
-        Devices.configure(cm, "latency0", "memory:itest-latency-" + ProcessHandle.current().pid(),
-                "access.timeout.ms", "10000");
-        Device device = Devices.await(context, "latency0", Duration.ofSeconds(10));
-        Devices.awaitState(device, DeviceState.BOUND, Duration.ofSeconds(10));
+        Device device = Devices.boundMemoryDevice(cm, context, "latency0");
         Region bar2 = device.region(2);
         Region bar1 = device.region(1);
         bar2.write32(0x100, (int) PATTERN);
         bar1.write32(0x30, (int) PATTERN); // a scratch register: no side effect
         Reader reader = new Reader(bar2, bar1);
         reader.start();
-        Bundle backend = bundle("vfio.backend.memory");
+        Bundle backend = Devices.installed(context, "vfio.backend.memory");
 
         List<Long> stopUs = new ArrayList<>();
         List<Long> updateUs = new ArrayList<>();
@@ -115,14 +111,6 @@ public class SwapLatencyTest {
         return s.get(Math.min(s.size() - 1, (int) Math.ceil(p / 100.0 * s.size()) - 1));
     }
 
-    private Bundle bundle(String symbolicName) {
-        for (Bundle b : context.getBundles()) {
-            if (symbolicName.equals(b.getSymbolicName())) {
-                return b;
-            }
-        }
-        throw new AssertionError(symbolicName + " is not installed");
-    }
 
     /** Reads both registers in turn, keeping the longest call (reset by the test per swap). */
     private static final class Reader extends Thread {
