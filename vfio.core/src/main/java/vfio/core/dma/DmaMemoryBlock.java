@@ -22,7 +22,7 @@ import vfio.posix.MemFdSeals;
  *
  * <p><b>Threading:</b> any thread; {@link #free()} once.
  */
-public final class DmaMemoryBlock implements DmaMemory {
+public final class DmaMemoryBlock implements DmaMemory, AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vfio.core.dma");
     private static final Cleaner CLEANER = Cleaner.create(r -> {
         Thread t = new Thread(r, "vfio-dma-cleaner");
@@ -117,6 +117,12 @@ public final class DmaMemoryBlock implements DmaMemory {
         if (fd != null) {
             fd.close();
         }
+    }
+
+    /** {@link #free()}, for try-with-resources. */
+    @Override
+    public void close() {
+        free();
     }
 
     @Override

@@ -1,5 +1,6 @@
 package vfio.backend.apple.internal;
 
+import vfio.core.dma.DmaMemoryBlock;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -16,14 +17,14 @@ import vfio.posix.MappedMemory;
 class DmaTest {
     private SimRig rig;
     private AppleDeviceIoOps ops;
-    private TestDmaMemory memory;
+    private DmaMemoryBlock memory;
     private final long page = MappedMemory.pageSize();
 
     @BeforeEach
     void open() throws Exception {
         rig = SimRig.edu(false, 1000);
         ops = rig.open();
-        memory = new TestDmaMemory(4 * page);
+        memory = DmaMemoryBlock.allocate("test-dma", 4 * page);
     }
 
     @AfterEach
@@ -52,7 +53,7 @@ class DmaTest {
 
     @Test
     void theSameIovaTwiceGetsTwoKeysAndTwoBusAddresses() throws Exception {
-        try (TestDmaMemory other = new TestDmaMemory(page)) {
+        try (DmaMemoryBlock other = DmaMemoryBlock.allocate("test-dma", page)) {
             long a = ops.dmaMap(memory, 0, true, true);
             long b = ops.dmaMap(other, 0, true, true);
             assertThat(a).isNotEqualTo(b);
@@ -98,7 +99,7 @@ class DmaTest {
     @Test
     void closeUnregistersWhatIsLeft() throws Exception {
         ops.dmaMap(memory, 0x10000, true, true);
-        try (TestDmaMemory other = new TestDmaMemory(page)) {
+        try (DmaMemoryBlock other = DmaMemoryBlock.allocate("test-dma", page)) {
             ops.dmaMap(other, 0x20000, true, true);
             ops.close();
             assertThat(rig.function().dmaKeys()).isEmpty();

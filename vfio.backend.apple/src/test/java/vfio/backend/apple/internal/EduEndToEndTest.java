@@ -1,5 +1,6 @@
 package vfio.backend.apple.internal;
 
+import vfio.core.dma.DmaMemoryBlock;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
@@ -82,7 +83,7 @@ class EduEndToEndTest {
         awaitInterrupt(irq, 0x40);
 
         long page = MappedMemory.pageSize();
-        try (TestDmaMemory out = new TestDmaMemory(page); TestDmaMemory in = new TestDmaMemory(page)) {
+        try (DmaMemoryBlock out = DmaMemoryBlock.allocate("test-dma", page); DmaMemoryBlock in = DmaMemoryBlock.allocate("test-dma", page)) {
             long toDevice = ops.dmaMap(out, 0x100000, true, false);
             long fromDevice = ops.dmaMap(in, 0x200000, false, true);
             assertThat(toDevice).isNotEqualTo(0x100000);

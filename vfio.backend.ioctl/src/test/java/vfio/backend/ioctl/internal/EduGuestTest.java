@@ -1,5 +1,6 @@
 package vfio.backend.ioctl.internal;
 
+import vfio.core.dma.DmaMemoryBlock;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static vfio.backend.ioctl.internal.GuestSupport.*;
@@ -191,7 +192,7 @@ class EduGuestTest {
     @Test
     void dmaThroughTheIommuRoundTrips() throws Exception {
         enableBusMaster(ops);
-        try (TestDmaMemory memory = new TestDmaMemory(MappedMemory.pageSize())) {
+        try (DmaMemoryBlock memory = DmaMemoryBlock.allocate("test-dma", MappedMemory.pageSize())) {
             byte[] pattern = new byte[1024];
             for (int i = 0; i < pattern.length; i++) {
                 pattern[i] = (byte) (i * 7 + 3);
