@@ -40,6 +40,10 @@ import vfio.core.session.SessionSource;
  * {@link DeviceUnavailableException} saying it may or may not have reached the device. See {@link
  * MappedView} for why this can never fault.
  *
+ * <p>Loads use the mapping only if the region is readable, stores only if it is writable: a backend
+ * may map a read-only region read-only, where a store would fault (the region's flags decide, as on
+ * the slow path, which then refuses the access).
+ *
  * <p><b>Slow path</b> (everything else, including unaligned accesses and accesses straddling a
  * mapped and an unmapped part, which the backend then performs as it sees fit): range checks, then
  * the backend's region read or write through the session gate, with a per-thread 8-byte buffer so
@@ -66,6 +70,14 @@ public final class DeviceRegion implements Region {
     private volatile MappedView view;
     /** {@code view.whole} when view is set, else null: the fastest path's only field load. */
     private volatile ByteBuffer whole;
+    /**
+     * What stores use: as {@link #view} and {@link #whole}, but only for a region the backend reports
+     * writable (a read-only region may be mapped read-only: a store there would crash the JVM).
+     */
+    private volatile MappedView writeView;
+    private volatile ByteBuffer wholeForWrites;
+    /** The published mapping whatever the directions it serves: what {@link #mappedRanges()} reports. */
+    private volatile MappedView shown;
     private volatile RegionInfo info;
     private volatile boolean mappingEnabled = true;
     private volatile boolean posted;
@@ -109,7 +121,7 @@ public final class DeviceRegion implements Region {
 
     @Override
     public List<SparseArea> mappedRanges() {
-        MappedView v = view;
+        MappedView v = shown;
         return v == null ? List.of() : v.ranges();
     }
 
@@ -249,7 +261,7 @@ public final class DeviceRegion implements Region {
 
     @Override
     public void write8(long offset, int value) {
-        ByteBuffer w = whole;
+        ByteBuffer w = wholeForWrites;
         if (w != null && offset == (int) offset) {
             try {
                 VarHandle.releaseFence();
@@ -261,13 +273,13 @@ public final class DeviceRegion implements Region {
                 // the paths below refuse it
             }
         }
-        MappedView v = view;
+        MappedView v = writeView;
         if (v != null) {
             long at = v.locate(offset, 1);
             if (at >= 0) {
                 VarHandle.releaseFence();
                 v.buffer(at).put((int) at, (byte) value);
-                VarHandle.fullFence(); // the store is visible before view is read again
+                VarHandle.fullFence(); // the store is visible before writeView is read again
                 checkWriteLanded(v, offset, 1);
                 return;
             }
@@ -278,7 +290,7 @@ public final class DeviceRegion implements Region {
 
     @Override
     public void write16(long offset, int value) {
-        ByteBuffer w = whole;
+        ByteBuffer w = wholeForWrites;
         if (w != null && offset == (int) offset) {
             try {
                 SHORT.setVolatile(w, (int) offset, (short) value);
@@ -288,7 +300,7 @@ public final class DeviceRegion implements Region {
                 // the paths below perform or refuse it
             }
         }
-        MappedView v = view;
+        MappedView v = writeView;
         if (v != null) {
             long at = v.locate(offset, 2);
             if (at >= 0) {
@@ -303,7 +315,7 @@ public final class DeviceRegion implements Region {
 
     @Override
     public void write32(long offset, int value) {
-        ByteBuffer w = whole;
+        ByteBuffer w = wholeForWrites;
         if (w != null && offset == (int) offset) {
             try {
                 INT.setVolatile(w, (int) offset, value);
@@ -313,7 +325,7 @@ public final class DeviceRegion implements Region {
                 // the paths below perform or refuse it
             }
         }
-        MappedView v = view;
+        MappedView v = writeView;
         if (v != null) {
             long at = v.locate(offset, 4);
             if (at >= 0) {
@@ -328,7 +340,7 @@ public final class DeviceRegion implements Region {
 
     @Override
     public void write64(long offset, long value) {
-        ByteBuffer w = whole;
+        ByteBuffer w = wholeForWrites;
         if (w != null && offset == (int) offset) {
             try {
                 LONG.setVolatile(w, (int) offset, value);
@@ -338,7 +350,7 @@ public final class DeviceRegion implements Region {
                 // the paths below perform or refuse it
             }
         }
-        MappedView v = view;
+        MappedView v = writeView;
         if (v != null) {
             long at = v.locate(offset, 8);
             if (at >= 0) {
@@ -353,7 +365,7 @@ public final class DeviceRegion implements Region {
 
     /** After a store through {@link #whole}: throws if its mapping was torn down meanwhile. */
     private void checkWholeWriteLanded(ByteBuffer w, long offset, int width) {
-        if (whole != w && tornDown(w)) {
+        if (wholeForWrites != w && tornDown(w)) {
             throw raced(offset, width);
         }
     }
@@ -370,7 +382,7 @@ public final class DeviceRegion implements Region {
 
     /** After a mapped store: throws if the view was revoked meanwhile (the store may be lost). */
     private void checkWriteLanded(MappedView v, long offset, int width) {
-        if (view != v && v.revoked) {
+        if (writeView != v && v.revoked) {
             Reference.reachabilityFence(v);
             throw raced(offset, width);
         }
@@ -407,14 +419,14 @@ public final class DeviceRegion implements Region {
     @Override
     public void write(long offset, byte[] src, int srcOffset, int length) {
         Objects.checkFromIndexSize(srcOffset, length, src.length);
-        MappedView v = view;
+        MappedView v = writeView;
         if (v != null && length > 0) {
             int c = v.chunkContaining(offset, length);
             if (c >= 0) {
                 VarHandle.releaseFence();
                 v.buffers[c].put((int) (offset - v.starts[c]), src, srcOffset, length);
                 VarHandle.fullFence();
-                if (view != v && v.revoked) {
+                if (writeView != v && v.revoked) {
                     Reference.reachabilityFence(v);
                     throw raced(offset, length);
                 }
@@ -605,8 +617,12 @@ public final class DeviceRegion implements Region {
     }
 
     private void setView(MappedView v) {
-        view = v;
-        whole = v == null ? null : v.whole;
+        RegionInfo i = info;
+        view = v != null && i.has(RegionInfo.FLAG_READ) ? v : null;
+        whole = view == null ? null : v.whole;
+        writeView = v != null && i.has(RegionInfo.FLAG_WRITE) ? v : null;
+        wholeForWrites = writeView == null ? null : v.whole;
+        shown = v;
     }
 
     /**

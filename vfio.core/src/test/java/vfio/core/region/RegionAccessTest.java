@@ -216,4 +216,44 @@ class RegionAccessTest {
         rig = new DeviceRig();
         backend = rig.register(rig.backend("mem"));
     }
+
+    @Test
+    void aReadOnlyRegionMappedReadOnlyIsReadThroughTheMappingAndRefusesStoresWithoutTouchingIt() throws Exception {
+        // The Linux backend maps a region without the WRITE flag PROT_READ, as this test backend now
+        // does: a store through that mapping would be SIGSEGV, a JVM crash.
+        rig.close();
+        int flags = vfio.api.device.RegionInfo.FLAG_READ | vfio.api.device.RegionInfo.FLAG_MMAP;
+        try (vfio.core.testing.MemoryDevice ro = vfio.core.testing.MemoryDevice.of(DeviceRig.ADDRESS,
+                java.util.List.of(new vfio.api.device.RegionInfo(0, flags, 4096, 0)))) {
+            DeviceRig r2 = new DeviceRig();
+            try {
+                MemoryBackendFactory f = r2.register(new MemoryBackendFactory("ro", ro));
+                r2.awaitBoundTo("ro");
+                Region r = r2.device.region(0);
+                assertThat(r.mappedRanges()).containsExactly(new SparseArea(0, 4096));
+                ro.poke(0, 0x10, 4, 0x1234);
+                assertThat(r.read32(0x10)).isEqualTo(0x1234);
+                assertThat(r.read8(0x10)).isEqualTo(0x34);
+                assertThat(f.regionReads()).isZero(); // through the mapping
+                for (int width : new int[] {1, 2, 4, 8}) {
+                    assertThatThrownBy(() -> {
+                        switch (width) {
+                            case 1 -> r.write8(0x10, 1);
+                            case 2 -> r.write16(0x10, 1);
+                            case 4 -> r.write32(0x10, 1);
+                            default -> r.write64(0x10, 1);
+                        }
+                    }).as("write%d", width * 8).isInstanceOf(NotSupportedException.class)
+                            .hasMessageContaining("cannot be written");
+                }
+                assertThatThrownBy(() -> r.write(0x10, new byte[4], 0, 4)).isInstanceOf(NotSupportedException.class);
+                assertThat(f.regionWrites()).isZero();
+                assertThat(r.read32(0x10)).isEqualTo(0x1234);
+            } finally {
+                r2.close();
+            }
+        }
+        rig = new DeviceRig();
+        backend = rig.register(rig.backend("mem"));
+    }
 }

@@ -237,7 +237,8 @@ public final class MemoryDeviceOps implements DeviceIoOps {
         List<MappedArea> result = new ArrayList<>();
         try {
             for (SparseArea a : areas) {
-                MappedMemory m = MappedMemory.map(device.memory(region.index()), a.offset(), a.size(), true);
+                MappedMemory m = MappedMemory.map(device.memory(region.index()), a.offset(), a.size(),
+                        region.has(RegionInfo.FLAG_WRITE)); // as the Linux backend: read-only regions read-only
                 result.add(new MappedArea(a.offset(), a.size(), m.address()));
             }
         } catch (ErrnoException e) {
