@@ -101,8 +101,10 @@ public interface DeviceIoOps extends AutoCloseable {
      * {@code region_map}: maps the given areas of a region into this process.
      *
      * <p>The core has validated the areas: none empty, sorted by offset, not overlapping, all inside
-     * the region. The backend maps each area readable and writable (shared, so stores reach the
-     * device) and returns the ones it mapped, in the same order; it may leave an area out (then the
+     * the region. The backend maps each area shared (so stores reach the device), readable, and
+     * writable if the region is ({@link RegionInfo#FLAG_WRITE}: the core stores through a mapping
+     * only then, and loads only from a region with {@link RegionInfo#FLAG_READ}), and returns the
+     * ones it mapped, in the same order; it may leave an area out (then the
      * core uses read/write there). All or nothing on failure: if it throws, nothing stays mapped.
      *
      * @param region the region's info, as this backend reported it
