@@ -25,8 +25,9 @@ import vfio.api.device.DeviceUnavailableException;
 import vfio.api.device.Region;
 
 /**
- * The hot-swap figures of docs/benchmarks.md §5 with real bundles: {@value #SWAPS} stops (each
- * followed by a start) and {@value #SWAPS} updates of the memory backend bundle, each timed from the
+ * The hot-swap figures of docs/benchmarks.md §5 with real bundles: {@link #SWAPS} stops (each
+ * followed by a start) and {@link #SWAPS} updates of the memory backend bundle (100 each; a storm:
+ * {@code mvn -o -pl integration-tests verify -Dtest=SwapLatencyTest -Dvfio.itest.swaps=500}), each timed from the
  * {@code stop()} or {@code update()} call until the device is bound again with BAR2 mapped, while a
  * reader calls {@code read32} on BAR2 (mapped) and BAR1 (through the backend) and records how long
  * its longest call during each swap took (how long a caller was blocked).
@@ -37,7 +38,7 @@ import vfio.api.device.Region;
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
 public class SwapLatencyTest {
-    static final int SWAPS = 100;
+    static final int SWAPS = Integer.getInteger("vfio.itest.swaps", 100);
     private static final long PATTERN = 0x5eed0000L;
 
     @Inject
@@ -60,6 +61,8 @@ public class SwapLatencyTest {
         Reader reader = new Reader(bar2, bar1);
         reader.start();
         Bundle backend = Devices.installed(context, "vfio.backend.memory");
+        long fdsBefore = openDescriptors();
+        int threadsBefore = Thread.activeCount();
 
         List<Long> stopUs = new ArrayList<>();
         List<Long> updateUs = new ArrayList<>();
@@ -83,6 +86,13 @@ public class SwapLatencyTest {
         reader.stop = true;
         reader.join(20_000);
         assertTrue("the reader is stuck", !reader.isAlive());
+        long fdsAfter = openDescriptors();
+        int threadsAfter = Thread.activeCount();
+        System.out.printf("bundle swaps: descriptors %d before, %d after; threads %d before, %d after%n",
+                fdsBefore, fdsAfter, threadsBefore, threadsAfter);
+        // A leak per swap would show as hundreds; a few are the framework's own (bundle revisions).
+        assertTrue("descriptors leaked: " + fdsBefore + " -> " + fdsAfter, fdsAfter <= fdsBefore + 8);
+        assertTrue("threads leaked: " + threadsBefore + " -> " + threadsAfter, threadsAfter <= threadsBefore + 2);
         System.out.printf("bundle swaps: stop+start n %d p50-us %d p99-us %d max-us %d; update n %d p50-us %d"
                 + " p99-us %d max-us %d; longest read32 per swap p50-us %d p99-us %d max-us %d;"
                 + " %d reads ok, %d unavailable%n",
@@ -102,6 +112,13 @@ public class SwapLatencyTest {
                         + HotSwapTest.REBIND_BOUND + "; it is " + d.state() + ": " + d.stateReason());
             }
             LockSupport.parkNanos(100_000);
+        }
+    }
+
+    /** Open descriptors of this JVM (Pax Exam's native container runs the framework in it). */
+    private static long openDescriptors() throws java.io.IOException {
+        try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            return fds.count();
         }
     }
 
