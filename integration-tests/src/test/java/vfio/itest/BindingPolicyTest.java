@@ -5,16 +5,12 @@ import static org.junit.Assert.assertEquals;
 import java.time.Duration;
 import java.util.Dictionary;
 import java.util.Hashtable;
-import javax.inject.Inject;
 import org.junit.Test;
 import org.junit.runner.RunWith;
-import org.ops4j.pax.exam.Configuration;
-import org.ops4j.pax.exam.Option;
+import org.osgi.service.cm.Configuration;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
-import org.osgi.framework.BundleContext;
-import org.osgi.service.cm.ConfigurationAdmin;
 import vfio.api.device.Device;
 
 /**
@@ -24,21 +20,11 @@ import vfio.api.device.Device;
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
-public class BindingPolicyTest {
+public class BindingPolicyTest extends PlatformTestBase {
     private static final Duration T = Duration.ofSeconds(10);
 
-    @Inject
-    private BundleContext context;
-    @Inject
-    private ConfigurationAdmin cm;
-
-    @Configuration
-    public Option[] config() {
-        return Platform.options();
-    }
-
-    private org.osgi.service.cm.Configuration backend(String id, int score) throws Exception {
-        org.osgi.service.cm.Configuration c = cm.getFactoryConfiguration("vfio.backend.memory", id, "?");
+    private Configuration backend(String id, int score) throws Exception {
+        Configuration c = cm.getFactoryConfiguration("vfio.backend.memory", id, "?");
         Dictionary<String, Object> p = new Hashtable<>();
         p.put("vfio.backend.id", id);
         p.put("score", score);
@@ -59,8 +45,8 @@ public class BindingPolicyTest {
     @Test
     public void pinnedGreedyAndStickyDevicesBindAsConfigured() throws Exception {
         String pid = "-" + ProcessHandle.current().pid();
-        org.osgi.service.cm.Configuration low = backend("mem-low", 50);
-        org.osgi.service.cm.Configuration mid = backend("mem-mid", 150);
+        Configuration low = backend("mem-low", 50);
+        Configuration mid = backend("mem-mid", 150);
         // ConfigAdmin creates backends asynchronously: devices made earlier would bind to whatever exists.
         awaitBackendService("mem-low");
         awaitBackendService("mem-mid");
@@ -77,7 +63,7 @@ public class BindingPolicyTest {
         Devices.awaitBackend(sticky, "mem-mid", T);
 
         // A better backend appears: only the greedy device moves.
-        org.osgi.service.cm.Configuration high = backend("mem-high", 300);
+        Configuration high = backend("mem-high", 300);
         Devices.awaitBackend(greedy, "mem-high", T);
         Thread.sleep(300);
         assertEquals("sticky stays", "mem-mid", sticky.backendId().orElse(""));

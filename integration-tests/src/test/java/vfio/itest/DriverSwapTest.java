@@ -9,17 +9,13 @@ import java.util.ArrayList;
 import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.List;
-import javax.inject.Inject;
 import org.junit.Test;
 import org.junit.runner.RunWith;
-import org.ops4j.pax.exam.Configuration;
-import org.ops4j.pax.exam.Option;
+import org.osgi.service.cm.Configuration;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerMethod;
 import org.osgi.framework.Bundle;
-import org.osgi.framework.BundleContext;
-import org.osgi.service.cm.ConfigurationAdmin;
 import vfio.api.device.Device;
 import vfio.api.device.DeviceState;
 
@@ -31,18 +27,8 @@ import vfio.api.device.DeviceState;
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerMethod.class)
-public class DriverSwapTest {
+public class DriverSwapTest extends PlatformTestBase {
     private static final int SWAPS = 6;
-
-    @Inject
-    private BundleContext context;
-    @Inject
-    private ConfigurationAdmin cm;
-
-    @Configuration
-    public Option[] config() {
-        return Platform.options();
-    }
 
     @Test
     public void factorialsStayCorrectWhileTheVfioUserBackendIsSwappedBetweenVersions() throws Exception {
@@ -53,7 +39,7 @@ public class DriverSwapTest {
 
     @Test
     public void factorialsStayCorrectWhileTheAppleBackendIsSwappedBetweenVersions() throws Exception {
-        org.osgi.service.cm.Configuration sim = cm.getConfiguration("vfio.backend.apple.sim", "?");
+        Configuration sim = cm.getConfiguration("vfio.backend.apple.sim", "?");
         Dictionary<String, Object> p = new Hashtable<>();
         p.put("bdf", "00:02.0");
         sim.update(p);

@@ -10,17 +10,12 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import javax.inject.Inject;
 import org.junit.Test;
 import org.junit.runner.RunWith;
-import org.ops4j.pax.exam.Configuration;
-import org.ops4j.pax.exam.Option;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
-import org.osgi.framework.BundleContext;
-import org.osgi.service.cm.ConfigurationAdmin;
 import vfio.api.device.Device;
 import vfio.api.device.DeviceState;
 import vfio.api.device.DeviceUnavailableException;
@@ -35,20 +30,10 @@ import vfio.api.device.Region;
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
-public class HotSwapTest {
+public class HotSwapTest extends PlatformTestBase {
     static final Duration REBIND_BOUND = Duration.ofSeconds(5);
     private static final int CYCLES = 5;
     private static final String BACKEND_BUNDLE = "vfio.backend.memory";
-
-    @Inject
-    private BundleContext context;
-    @Inject
-    private ConfigurationAdmin cm;
-
-    @Configuration
-    public Option[] config() {
-        return Platform.options();
-    }
 
     @Test
     public void devicesStayCorrectWhileTheBackendBundleIsStoppedUpdatedAndReinstalled() throws Exception {

@@ -13,13 +13,10 @@ import org.apache.felix.service.command.CommandProcessor;
 import org.apache.felix.service.command.CommandSession;
 import org.junit.Test;
 import org.junit.runner.RunWith;
-import org.ops4j.pax.exam.Configuration;
-import org.ops4j.pax.exam.Option;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
-import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
 import org.osgi.service.component.runtime.ServiceComponentRuntime;
 import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
@@ -30,22 +27,15 @@ import vfio.api.backend.BackendFactory;
 /** The whole bundle set starts in Felix: bundles active, components satisfied, backends listed. */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
-public class PlatformTest {
+public class PlatformTest extends PlatformTestBase {
     /** On Linux the Apple backend waits, by design, for a dext connector only macOS provides. */
     private static final String APPLE = "vfio.backend.apple";
     private static final String DEXT_CONNECTOR = "vfio.backend.apple.dext.DextConnector";
 
     @Inject
-    private BundleContext context;
-    @Inject
     private ServiceComponentRuntime scr;
     @Inject
     private CommandProcessor commands;
-
-    @Configuration
-    public Option[] config() {
-        return Platform.options();
-    }
 
     @Test
     public void everyBundleIsActive() {

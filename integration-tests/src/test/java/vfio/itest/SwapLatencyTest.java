@@ -8,17 +8,12 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.LockSupport;
-import javax.inject.Inject;
 import org.junit.Test;
 import org.junit.runner.RunWith;
-import org.ops4j.pax.exam.Configuration;
-import org.ops4j.pax.exam.Option;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
-import org.osgi.framework.BundleContext;
-import org.osgi.service.cm.ConfigurationAdmin;
 import vfio.api.device.Device;
 import vfio.api.device.DeviceState;
 import vfio.api.device.DeviceUnavailableException;
@@ -37,19 +32,9 @@ import vfio.api.device.Region;
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
-public class SwapLatencyTest {
+public class SwapLatencyTest extends PlatformTestBase {
     static final int SWAPS = Integer.getInteger("vfio.itest.swaps", 100);
     private static final long PATTERN = 0x5eed0000L;
-
-    @Inject
-    private BundleContext context;
-    @Inject
-    private ConfigurationAdmin cm;
-
-    @Configuration
-    public Option[] config() {
-        return Platform.options();
-    }
 
     @Test
     public void bundleStopsAndUpdatesRebindTheDeviceWithItsRegionsMapped() throws Exception {
@@ -127,7 +112,6 @@ public class SwapLatencyTest {
         Collections.sort(s);
         return s.get(Math.min(s.size() - 1, (int) Math.ceil(p / 100.0 * s.size()) - 1));
     }
-
 
     /** Reads both registers in turn, keeping the longest call (reset by the test per swap). */
     private static final class Reader extends Thread {
