@@ -76,8 +76,6 @@ public final class DeviceRegion implements Region {
      */
     private volatile MappedView writeView;
     private volatile ByteBuffer wholeForWrites;
-    /** The published mapping whatever the directions it serves: what {@link #mappedRanges()} reports. */
-    private volatile MappedView shown;
     private volatile RegionInfo info;
     private volatile boolean mappingEnabled = true;
     private volatile boolean posted;
@@ -120,8 +118,8 @@ public final class DeviceRegion implements Region {
     }
 
     @Override
-    public List<SparseArea> mappedRanges() {
-        MappedView v = shown;
+    public synchronized List<SparseArea> mappedRanges() {
+        MappedView v = published && mappingEnabled ? mapping : null; // whatever directions it serves
         return v == null ? List.of() : v.ranges();
     }
 
@@ -363,7 +361,7 @@ public final class DeviceRegion implements Region {
         writeSlow(offset, 8, value);
     }
 
-    /** After a store through {@link #whole}: throws if its mapping was torn down meanwhile. */
+    /** After a store through {@link #wholeForWrites}: throws if its mapping was torn down meanwhile. */
     private void checkWholeWriteLanded(ByteBuffer w, long offset, int width) {
         if (wholeForWrites != w && tornDown(w)) {
             throw raced(offset, width);
@@ -622,7 +620,6 @@ public final class DeviceRegion implements Region {
         whole = view == null ? null : v.whole;
         writeView = v != null && i.has(RegionInfo.FLAG_WRITE) ? v : null;
         wholeForWrites = writeView == null ? null : v.whole;
-        shown = v;
     }
 
     /**
