@@ -70,7 +70,7 @@ class SwapStormTest {
             List<Thread> workers = new ArrayList<>();
             for (int t = 0; t < 4; t++) {
                 int id = t;
-                workers.add(new Thread(() -> hammer(id, bar0, bar2, stop, errors, okReads, unavailable), "storm-io-" + t));
+                workers.add(new Thread(() -> RegisterHammer.hammer(id, bar0, bar2, stop, errors, okReads, unavailable), "storm-io-" + t));
             }
             workers.add(new Thread(() -> raise(rig, all, stop, raised, errors), "storm-irq"));
             workers.forEach(Thread::start);
@@ -175,45 +175,6 @@ class SwapStormTest {
                 }
             }
             Thread.yield();
-        }
-    }
-
-    private static void hammer(int id, Region bar0, Region bar2, AtomicBoolean stop, ConcurrentLinkedQueue<String> errors,
-            AtomicLong okReads, AtomicLong unavailable) {
-        long[] offsets = {0x1000L + id * 64L, 0x2000L + id * 64L + 1, 0x1000L + id * 8L};
-        long[] lastSure = new long[3];
-        long[] maybe = {-1, -1, -1};
-        long counter = ((long) id << 48) | 1;
-        while (!stop.get()) {
-            for (int k = 0; k < 3; k++) {
-                Region r = k == 2 ? bar2 : bar0;
-                long value = ++counter;
-                try {
-                    r.write64(offsets[k], value);
-                    lastSure[k] = value;
-                    maybe[k] = -1;
-                } catch (DeviceUnavailableException e) {
-                    maybe[k] = value;
-                    unavailable.incrementAndGet();
-                } catch (RuntimeException e) {
-                    errors.add("write: " + e);
-                }
-                try {
-                    long got = r.read64(offsets[k]);
-                    if (got != lastSure[k] && got != maybe[k]) {
-                        errors.add("thread " + id + " read 0x" + Long.toHexString(got) + " at " + r.name() + "+0x"
-                                + Long.toHexString(offsets[k]) + ", expected 0x" + Long.toHexString(lastSure[k]));
-                    } else {
-                        lastSure[k] = got;
-                        maybe[k] = -1;
-                        okReads.incrementAndGet();
-                    }
-                } catch (DeviceUnavailableException e) {
-                    unavailable.incrementAndGet();
-                } catch (RuntimeException e) {
-                    errors.add("read: " + e);
-                }
-            }
         }
     }
 }
