@@ -62,11 +62,20 @@ public final class DeviceComponent {
         try {
             device = new CoreDevice(settings, dispatcher, this::announce);
             registration = context.registerService(Device.class, device, serviceProperties());
-            device.start();
         } catch (RuntimeException e) {
             NAMES.remove(settings.name(), pid);
             throw e;
         }
+    }
+
+    /**
+     * Starts binding. SCR calls this after the constructor and after binding every backend
+     * registered now: starting in the constructor let the binder choose among the first backends
+     * SCR happened to bind, and a sticky device then stayed on a worse one.
+     */
+    @Activate
+    void start() {
+        device.start();
     }
 
     private void claim(String wanted) {

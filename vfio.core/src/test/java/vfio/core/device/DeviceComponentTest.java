@@ -87,6 +87,7 @@ class DeviceComponentTest {
         MemoryBackendFactory f = new MemoryBackendFactory("mem", memory);
         Map<String, Object> service = Map.of("service.id", 7L, BackendFactory.PROP_ID, "mem");
         c.bindBackend(f, service);
+        c.start(); // as SCR: after the constructor and the bind methods
         Device d = (Device) registered;
         assertThat(d.awaitBound(Duration.ofSeconds(10))).isTrue();
         awaitProperty(Device.PROP_STATE, "BOUND");
@@ -99,6 +100,29 @@ class DeviceComponentTest {
 
         c.deactivate();
         assertThat(calls).containsExactly("unregister");
+    }
+
+    @Test
+    void aStickyDeviceBindsToTheBestBackendOfThoseBoundBeforeActivationFinished() throws Exception {
+        // SCR binds the backends present at activation one by one; binding starts only after the
+        // last, so the order SCR picks cannot leave a sticky device on a worse backend (the Pax Exam
+        // BindingPolicyTest once saw exactly that).
+        Map<String, Object> cfg = new HashMap<>(config("vfio.device~s", "nicS"));
+        cfg.put(DeviceSettings.REBIND_POLICY, "sticky");
+        DeviceComponent c = new DeviceComponent(context(), cfg, dispatcher);
+        MemoryBackendFactory low = new MemoryBackendFactory("low", memory);
+        low.setScore(50);
+        MemoryBackendFactory high = new MemoryBackendFactory("high", memory);
+        high.setScore(150);
+        c.bindBackend(low, Map.of("service.id", 1L, BackendFactory.PROP_ID, "low"));
+        Thread.sleep(50); // time enough for a binder that had started to choose "low"
+        c.bindBackend(high, Map.of("service.id", 2L, BackendFactory.PROP_ID, "high"));
+        c.start();
+        Device d = (Device) registered;
+        assertThat(d.awaitBound(Duration.ofSeconds(10))).isTrue();
+        assertThat(d.backendId()).contains("high");
+        assertThat(low.opens()).isZero();
+        c.deactivate();
     }
 
     @Test
