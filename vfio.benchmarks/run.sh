@@ -46,6 +46,10 @@ rm -rf "$HERE/target/lib"
 for j in "$HERE"/target/lib/*.jar; do unzip -tqq "$j" >/dev/null || { echo "corrupt $j (being reinstalled?): run again" >&2; exit 1; }; done
 CP="$HERE/target/classes:$HERE/target/lib/*"
 JOPTS=(--enable-native-access=ALL-UNNAMED "-Djava.util.logging.config.file=$HERE/logging.properties")
+# Java 24+: what ./platform passes, so the core's mapped reads use raw loads there too (vfio.core RawLoads)
+if "$JAVA" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1; then
+  JOPTS+=(--sun-misc-unsafe-memory-access=allow)
+fi
 for c in mapped_loop unix_pingpong irq_latency; do
   gcc -O2 -Wall -pthread -o "$OUT/$c" "$HERE/src/main/c/$c.c"
 done
@@ -68,6 +72,10 @@ echo "== 1. mapped fast path (JMH, then C on the same shared-memory file)"
 load mapped-start
 "$JAVA" "${JOPTS[@]}" -cp "$CP" org.openjdk.jmh.Main "${JMH[@]}" -rf json -rff "$OUT/jmh.json" \
   'vfio.benchmarks.MappedAccessBench|vfio.benchmarks.HotSwapAccessBench' | tee "$OUT/jmh.txt" | grep -E '^(Benchmark|Mapped|HotSwap|rebinds)' || true
+# The core's VarHandle read path, what Java 24+ runs without the flag above
+"$JAVA" "${JOPTS[@]}" -cp "$CP" org.openjdk.jmh.Main "${JMH[@]}" -jvmArgsAppend -Dvfio.core.rawLoads=false \
+  -p layout=whole -rf json -rff "$OUT/jmh-varhandle.json" 'vfio.benchmarks.MappedAccessBench.apiRead(32|64)$' \
+  | grep -E '^MappedAccessBench' | sed 's/^/varhandle loads: /' || true
 "$OUT/mapped_loop" /dev/shm/vfio-memory/jmh-mapped 50000000 | tee -a "$OUT/results.txt"
 load mapped-end
 

@@ -35,43 +35,59 @@ for ln in lines:
         print("    " + ln)
 print()
 
+def read_jmh(path):
+    """{benchmark[params]: median}, {benchmark[params]: best} of a JMH JSON result file."""
+    med, low = {}, {}
+    if path.exists():
+        for r in json.loads(path.read_text()):
+            name = r["benchmark"].rsplit(".", 2)
+            key = name[-2] + "." + name[-1]
+            if r.get("params"):
+                key += "[" + ",".join(f"{k}={v}" for k, v in r["params"].items()) + "]"
+            raw = [x for fork in r["primaryMetric"]["rawData"] for x in fork]
+            med[key] = statistics.median(raw)
+            low[key] = min(raw)
+    return med, low
+
+
 jmh_file = out / "jmh.json"
 if jmh_file.exists():
-    jmh, best = {}, {}
-    for r in json.loads(jmh_file.read_text()):
-        name = r["benchmark"].rsplit(".", 2)
-        key = name[-2] + "." + name[-1]
-        if r.get("params"):
-            key += "[" + ",".join(f"{k}={v}" for k, v in r["params"].items()) + "]"
-        raw = [x for fork in r["primaryMetric"]["rawData"] for x in fork]
-        jmh[key] = statistics.median(raw)
-        best[key] = min(raw)
+    jmh, best = read_jmh(jmh_file)
+    varhandle, _ = read_jmh(out / "jmh-varhandle.json")
     c = kv()
     print(f"### Mapped fast path (ns/op; median and best of the JMH iterations; load avg {loads('mapped')})")
     print()
     print("| op | API | raw VarHandle | API / raw | API / raw, best | C call/op | C loop | API / C call | API / C loop |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for layout in ("whole", "sparse"):
-        for op in ("Read32", "Read64", "Write32", "Write64"):
-            a, r = f"MappedAccessBench.api{op}[layout={layout}]", f"MappedAccessBench.raw{op}[layout={layout}]"
-            cc = c.get(f"c-{op.lower()}-call")
-            cl = c.get(f"c-{op.lower()}-loop")
-            if a not in jmh or r not in jmh:
-                continue
-            api, raw = jmh[a], jmh[r]
-            print(f"| {op.lower()} {layout} | {api:.2f} | {raw:.2f} | {api / raw:.2f}x | {best[a] / best[r]:.2f}x "
-                  f"| {cc:.2f} | {cl:.2f} | {api / cc:.2f}x | {api / cl:.2f}x |")
+    rows = [(layout, op, op) for layout in ("whole", "sparse") for op in ("Read32", "Read64", "Write32", "Write64")]
+    rows.insert(6, ("sparse", "Read32Later", "Read32"))
+    for layout, op, c_op in rows:
+        a, r = f"MappedAccessBench.api{op}[layout={layout}]", f"MappedAccessBench.raw{op}[layout={layout}]"
+        cc = c.get(f"c-{c_op.lower()}-call")
+        cl = c.get(f"c-{c_op.lower()}-loop")
+        if a not in jmh or r not in jmh:
+            continue
+        api, raw = jmh[a], jmh[r]
+        what = f"read32 {layout}, 2nd area (lookup)" if op.endswith("Later") else f"{op.lower()} {layout}"
+        print(f"| {what} | {api:.2f} | {raw:.2f} | {api / raw:.2f}x | {best[a] / best[r]:.2f}x "
+              f"| {cc:.2f} | {cl:.2f} | {api / cc:.2f}x | {api / cl:.2f}x |")
     print()
-    print("Ablation (raw access + only the re-check of a volatile mapping reference, no offset lookup):")
+    print("Primitives and ablation, read32 of BAR2 (ns/op, median): the raw VarHandle baseline, a raw load by"
+          " address (`Unsafe`), the raw access plus only the re-check of a volatile mapping reference, and the API"
+          " with the core's raw loads (default) and with its VarHandle loads (`-Dvfio.core.rawLoads=false`,"
+          " what Java 24+ runs without `--sun-misc-unsafe-memory-access=allow`):")
     print()
-    print("| op | raw | raw + re-check | API, whole | API, sparse |")
-    print("|---|---|---|---|---|")
-    for op in ("Read32", "Write32"):
-        k = "[layout=sparse]"
+    print("| op | raw VarHandle | raw Unsafe | raw + re-check | API, raw loads | API, VarHandle loads | API / raw VarHandle, raw loads | API / raw VarHandle, VarHandle loads |")
+    print("|---|---|---|---|---|---|---|---|")
+    for op in ("Read32", "Read64"):
+        k = "[layout=whole]"
+        r, a = jmh.get(f"MappedAccessBench.raw{op}{k}"), jmh.get(f"MappedAccessBench.api{op}{k}")
+        u = jmh.get(f"MappedAccessBench.unsafe{op}{k}")
         g = jmh.get(f"MappedAccessBench.guard{op}{k}")
-        if g is not None:
-            print(f"| {op.lower()} | {jmh[f'MappedAccessBench.raw{op}{k}']:.2f} | {g:.2f} "
-                  f"| {jmh[f'MappedAccessBench.api{op}[layout=whole]']:.2f} | {jmh[f'MappedAccessBench.api{op}{k}']:.2f} |")
+        v = varhandle.get(f"MappedAccessBench.api{op}{k}")
+        if r and a and v:
+            f = lambda x: f"{x:.2f}" if x else "-"
+            print(f"| {op.lower()} | {r:.2f} | {f(u)} | {f(g)} | {a:.2f} | {v:.2f} | {a / r:.2f}x | {v / r:.2f}x |")
     print()
     print("With a background thread rebinding the device (ns/op, median):")
     print()

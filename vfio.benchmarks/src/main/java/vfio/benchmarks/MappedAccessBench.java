@@ -29,15 +29,17 @@ import vfio.api.device.Region;
  * DeviceRegion on a mapped BAR of the memory backend) against a raw {@link VarHandle} with the same
  * ordering (getVolatile/setVolatile) on a mapping of the very same shared memory file.
  *
- * <p>Two layouts: {@code whole} is BAR2, mapped as one area (a fully mapped BAR: the core's fastest
- * path), {@code sparse} is BAR0, mapped in two areas around a trapped hole (the core looks up the
- * area).
+ * <p>Two layouts: {@code whole} is BAR2, mapped as one area (a fully mapped BAR), {@code sparse} is
+ * BAR0, mapped in two areas around a trapped hole. Offset {@value #OFFSET} lies in BAR2 and in
+ * BAR0's first mapped area [0, 0x4000), which starts at region offset 0 (no lookup in either);
+ * {@value #LATER} ({@code *Later}) lies in BAR0's second area [0x8000, 0x10000), which the core
+ * has to look up.
  *
- * <p>The {@code guard*} benchmarks are an ablation, not a product path: the raw access plus only the
- * safety mechanism of the API's fast path (read a volatile reference to the mapping, access, read it
- * again and compare), without the offset lookup and range checks, to attribute the API's cost.
- *
- * <p>Offset {@value #OFFSET} lies in BAR2 and in BAR0's first mapped area [0, 0x4000).
+ * <p>Ablations, not product paths: {@code guard*} is the raw access plus only the safety mechanism
+ * of the API's fast path (read a volatile reference to the mapping, access, read it again and
+ * compare); {@code unsafeRead32} is a load by address through {@code sun.misc.Unsafe}, the
+ * primitive the core's mapped reads use where the JVM allows it (vfio.core's RawLoads), so the
+ * API's cost can be told from the primitive's.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -47,6 +49,8 @@ import vfio.api.device.Region;
 @State(Scope.Thread)
 public class MappedAccessBench {
     static final int OFFSET = 0x100;
+    static final int LATER = 0x8100;
+    private static final sun.misc.Unsafe UNSAFE = unsafe();
     private static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
@@ -55,6 +59,7 @@ public class MappedAccessBench {
     private ByteBuffer raw;
     /** The raw buffer behind a volatile field: the ablation step between raw and the API. */
     private volatile ByteBuffer guarded;
+    private long rawAddress;
     private int value;
 
     /** Which BAR: see the class comment. */
@@ -74,20 +79,33 @@ public class MappedAccessBench {
         }
         raw = mapStore("jmh-mapped", whole ? BAR2_FILE_OFFSET : 0);
         guarded = raw;
+        rawAddress = com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(raw));
         bar.write32(OFFSET, 0x5eed);
-        if ((int) INT.getVolatile(raw, OFFSET) != 0x5eed) {
+        bar.write32(LATER, 0x1a7e);
+        if ((int) INT.getVolatile(raw, OFFSET) != 0x5eed || (int) INT.getVolatile(raw, LATER) != 0x1a7e
+                || UNSAFE.getIntVolatile(null, rawAddress + OFFSET) != 0x5eed) {
             throw new IllegalStateException("the raw mapping does not see " + bar + ": the baseline would measure other memory");
+        }
+    }
+
+    private static sun.misc.Unsafe unsafe() {
+        try {
+            java.lang.reflect.Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            return (sun.misc.Unsafe) f.get(null);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
         }
     }
 
     /** Where the memory backend keeps BAR2 in its state file (after BAR0, BAR1 and config space). */
     static final long BAR2_FILE_OFFSET = 0x10000 + 0x1000 + 0x1000;
 
-    /** Maps 16 KiB of the memory backend's state file at a BAR's offset: the same pages the region maps. */
+    /** Maps 64 KiB of the memory backend's state file at a BAR's offset: the same pages the region maps. */
     static ByteBuffer mapStore(String name, long fileOffset) throws IOException {
         try (FileChannel ch = FileChannel.open(Path.of("/dev/shm/vfio-memory", name), StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
-            return ch.map(FileChannel.MapMode.READ_WRITE, fileOffset, 0x4000).order(ByteOrder.LITTLE_ENDIAN);
+            return ch.map(FileChannel.MapMode.READ_WRITE, fileOffset, 0x10000).order(ByteOrder.LITTLE_ENDIAN);
         }
     }
 
@@ -104,6 +122,21 @@ public class MappedAccessBench {
     @Benchmark
     public int rawRead32() {
         return (int) INT.getVolatile(raw, OFFSET);
+    }
+
+    @Benchmark
+    public int apiRead32Later() {
+        return bar.read32(LATER);
+    }
+
+    @Benchmark
+    public int rawRead32Later() {
+        return (int) INT.getVolatile(raw, LATER);
+    }
+
+    @Benchmark
+    public int unsafeRead32() {
+        return UNSAFE.getIntVolatile(null, rawAddress + OFFSET);
     }
 
     @Benchmark
@@ -141,12 +174,5 @@ public class MappedAccessBench {
         ByteBuffer b = guarded;
         int v = (int) INT.getVolatile(b, OFFSET);
         return guarded == b ? v : -1;
-    }
-
-    @Benchmark
-    public int guardWrite32() {
-        ByteBuffer b = guarded;
-        INT.setVolatile(b, OFFSET, ++value);
-        return guarded == b ? 0 : -1;
     }
 }

@@ -24,21 +24,18 @@ import vfio.core.session.SessionSource;
 /**
  * One region of a device, the same object across every backend the device is bound to.
  *
- * <p><b>Fastest path</b> (one mapped area covers the whole region, see {@link MappedView#whole}):
- * read {@link #whole}, access that buffer at the region offset (its own bounds and alignment checks
- * route anything else to the paths below), then read {@link #whole} again. If it changed, the access
- * landed unless the mapping was torn down meanwhile ({@link #tornDown}), with the same outcomes as
- * below. This is the fast path with one field load instead of a lookup.
- *
  * <p><b>Fast path</b> (mapped areas): read {@link #view}; if the access is aligned and inside one
- * mapped chunk, access the memory with volatile semantics ({@link VarHandle#getVolatile} and {@link
- * VarHandle#setVolatile} for 2, 4 and 8 bytes; a plain byte access between fences for 1 byte, which
- * has no byte-buffer VarHandle), then read {@link #view} again. If it is unchanged, or changed
- * without the old view being revoked (mapping disabled, or the binder has not revoked yet), the
- * access reached the device. Otherwise it raced with an unmap: a read is redone on the slow path
- * (so a read with side effects may reach the device twice in that rare race), a write throws
- * {@link DeviceUnavailableException} saying it may or may not have reached the device. See {@link
- * MappedView} for why this can never fault.
+ * mapped chunk, access the memory with volatile semantics (loads by address through {@link
+ * RawLoads} where the JVM allows it, else {@link VarHandle#getVolatile}; stores with {@link
+ * VarHandle#setVolatile}; for 1 byte, which has no byte-buffer VarHandle, a plain byte access
+ * between fences), then read {@link #view} again. If it is unchanged, or changed without the old
+ * view being revoked (mapping disabled, or the binder has not revoked yet), the access reached the
+ * device. Otherwise it raced with an unmap: a read is redone on the slow path (so a read with side
+ * effects may reach the device twice in that rare race), a write throws {@link
+ * DeviceUnavailableException} saying it may or may not have reached the device. See {@link
+ * MappedView} for why this can never fault. If the first mapped chunk starts at region offset 0 (a
+ * fully mapped BAR, the common case), an access is first tried through {@link #zeroBased}, the same
+ * view without the lookup: there the region offset is the chunk offset.
  *
  * <p>Loads use the mapping only if the region is readable, stores only if it is writable: a backend
  * may map a read-only region read-only, where a store would fault (the region's flags decide, as on
@@ -68,14 +65,14 @@ public final class DeviceRegion implements Region {
 
     /** What accessors use: the published mapping, or null for "slow path only". */
     private volatile MappedView view;
-    /** {@code view.whole} when view is set, else null: the fastest path's only field load. */
-    private volatile ByteBuffer whole;
+    /** {@link #view} if it is {@link MappedView#zeroBased}, else null: its first chunk needs no lookup. */
+    private volatile MappedView zeroBased;
     /**
-     * What stores use: as {@link #view} and {@link #whole}, but only for a region the backend reports
+     * What stores use: as {@link #view} and {@link #zeroBased}, but only for a region the backend reports
      * writable (a read-only region may be mapped read-only: a store there would crash the JVM).
      */
     private volatile MappedView writeView;
-    private volatile ByteBuffer wholeForWrites;
+    private volatile MappedView zeroBasedForWrites;
     private volatile RegionInfo info;
     private volatile boolean mappingEnabled = true;
     private volatile boolean posted;
@@ -143,244 +140,247 @@ public final class DeviceRegion implements Region {
 
     @Override
     public int read8(long offset) {
-        ByteBuffer w = whole;
-        if (w != null && offset == (int) offset) {
-            try {
-                int value = w.get((int) offset) & 0xff;
-                VarHandle.acquireFence();
-                if (whole == w || !tornDown(w)) {
-                    return value;
-                }
-            } catch (IndexOutOfBoundsException outside) {
-                // the paths below refuse it
+        MappedView w = zeroBased;
+        if (w != null && w.inFirstChunk(offset, 1)) {
+            int value = load8(w, offset);
+            if (zeroBased == w || !w.revoked) {
+                Reference.reachabilityFence(w);
+                return value;
             }
         }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 1);
             if (at >= 0) {
-                int value = v.buffer(at).get((int) at) & 0xff;
-                VarHandle.acquireFence(); // the load is done before view is read again
+                int value = load8(v, at);
                 if (view == v || !v.revoked) {
                     Reference.reachabilityFence(v);
                     return value;
                 }
             }
         }
+        Reference.reachabilityFence(w);
         Reference.reachabilityFence(v);
         return (int) readSlow(offset, 1);
     }
 
     @Override
     public int read16(long offset) {
-        ByteBuffer w = whole;
-        if (w != null && offset == (int) offset) {
-            try {
-                int value = (short) SHORT.getVolatile(w, (int) offset) & 0xffff;
-                if (whole == w || !tornDown(w)) {
-                    return value;
-                }
-            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
-                // the paths below perform or refuse it
+        MappedView w = zeroBased;
+        if (w != null && w.inFirstChunk(offset, 2)) {
+            int value = load16(w, offset);
+            if (zeroBased == w || !w.revoked) {
+                Reference.reachabilityFence(w);
+                return value;
             }
         }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 2);
             if (at >= 0) {
-                int value = (short) SHORT.getVolatile(v.buffer(at), (int) at) & 0xffff;
+                int value = load16(v, at);
                 if (view == v || !v.revoked) {
                     Reference.reachabilityFence(v);
                     return value;
                 }
             }
         }
+        Reference.reachabilityFence(w);
         Reference.reachabilityFence(v);
         return (int) readSlow(offset, 2);
     }
 
     @Override
     public int read32(long offset) {
-        ByteBuffer w = whole;
-        if (w != null && offset == (int) offset) {
-            try {
-                int value = (int) INT.getVolatile(w, (int) offset);
-                if (whole == w || !tornDown(w)) {
-                    return value;
-                }
-            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
-                // the paths below perform or refuse it
+        MappedView w = zeroBased;
+        if (w != null && w.inFirstChunk(offset, 4)) {
+            int value = load32(w, offset);
+            if (zeroBased == w || !w.revoked) {
+                Reference.reachabilityFence(w);
+                return value;
             }
         }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 4);
             if (at >= 0) {
-                int value = (int) INT.getVolatile(v.buffer(at), (int) at);
+                int value = load32(v, at);
                 if (view == v || !v.revoked) {
                     Reference.reachabilityFence(v);
                     return value;
                 }
             }
         }
+        Reference.reachabilityFence(w);
         Reference.reachabilityFence(v);
         return (int) readSlow(offset, 4);
     }
 
     @Override
     public long read64(long offset) {
-        ByteBuffer w = whole;
-        if (w != null && offset == (int) offset) {
-            try {
-                long value = (long) LONG.getVolatile(w, (int) offset);
-                if (whole == w || !tornDown(w)) {
-                    return value;
-                }
-            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
-                // the paths below perform or refuse it
+        MappedView w = zeroBased;
+        if (w != null && w.inFirstChunk(offset, 8)) {
+            long value = load64(w, offset);
+            if (zeroBased == w || !w.revoked) {
+                Reference.reachabilityFence(w);
+                return value;
             }
         }
         MappedView v = view;
         if (v != null) {
             long at = v.locate(offset, 8);
             if (at >= 0) {
-                long value = (long) LONG.getVolatile(v.buffer(at), (int) at);
+                long value = load64(v, at);
                 if (view == v || !v.revoked) {
                     Reference.reachabilityFence(v);
                     return value;
                 }
             }
         }
+        Reference.reachabilityFence(w);
         Reference.reachabilityFence(v);
         return readSlow(offset, 8);
+    }
+
+    // The loads and stores of the fast paths, at a location found by MappedView.locate (or a region
+    // offset that MappedView.inFirstChunk accepted): in bounds and aligned, so never outside the mapping.
+
+    private static int load8(MappedView v, long at) {
+        if (RawLoads.ENABLED) {
+            return RawLoads.load8(v.address(at));
+        }
+        int value = v.buffer(at).get((int) at) & 0xff;
+        VarHandle.acquireFence(); // the load is done before the view is read again
+        return value;
+    }
+
+    private static int load16(MappedView v, long at) {
+        return RawLoads.ENABLED ? RawLoads.load16(v.address(at))
+                : (short) SHORT.getVolatile(v.buffer(at), (int) at) & 0xffff;
+    }
+
+    private static int load32(MappedView v, long at) {
+        return RawLoads.ENABLED ? RawLoads.load32(v.address(at)) : (int) INT.getVolatile(v.buffer(at), (int) at);
+    }
+
+    private static long load64(MappedView v, long at) {
+        return RawLoads.ENABLED ? RawLoads.load64(v.address(at)) : (long) LONG.getVolatile(v.buffer(at), (int) at);
+    }
+
+    private static void store8(MappedView v, long at, int value) {
+        VarHandle.releaseFence();
+        v.buffer(at).put((int) at, (byte) value);
+        VarHandle.fullFence(); // the store is visible before the view is read again
+    }
+
+    private static void store16(MappedView v, long at, int value) {
+        SHORT.setVolatile(v.buffer(at), (int) at, (short) value);
+    }
+
+    private static void store32(MappedView v, long at, int value) {
+        INT.setVolatile(v.buffer(at), (int) at, value);
+    }
+
+    private static void store64(MappedView v, long at, long value) {
+        LONG.setVolatile(v.buffer(at), (int) at, value);
     }
 
     // ---------------------------------------------------------------- fast path: writes
 
     @Override
     public void write8(long offset, int value) {
-        ByteBuffer w = wholeForWrites;
-        if (w != null && offset == (int) offset) {
-            try {
-                VarHandle.releaseFence();
-                w.put((int) offset, (byte) value);
-                VarHandle.fullFence();
-                checkWholeWriteLanded(w, offset, 1);
-                return;
-            } catch (IndexOutOfBoundsException outside) {
-                // the paths below refuse it
-            }
+        MappedView w = zeroBasedForWrites;
+        if (w != null && w.inFirstChunk(offset, 1)) {
+            store8(w, offset, value);
+            checkWriteLanded(w, zeroBasedForWrites, offset, 1);
+            return;
         }
         MappedView v = writeView;
         if (v != null) {
             long at = v.locate(offset, 1);
             if (at >= 0) {
-                VarHandle.releaseFence();
-                v.buffer(at).put((int) at, (byte) value);
-                VarHandle.fullFence(); // the store is visible before writeView is read again
-                checkWriteLanded(v, offset, 1);
+                store8(v, at, value);
+                checkWriteLanded(v, writeView, offset, 1);
                 return;
             }
         }
+        Reference.reachabilityFence(w);
         Reference.reachabilityFence(v);
         writeSlow(offset, 1, value);
     }
 
     @Override
     public void write16(long offset, int value) {
-        ByteBuffer w = wholeForWrites;
-        if (w != null && offset == (int) offset) {
-            try {
-                SHORT.setVolatile(w, (int) offset, (short) value);
-                checkWholeWriteLanded(w, offset, 2);
-                return;
-            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
-                // the paths below perform or refuse it
-            }
+        MappedView w = zeroBasedForWrites;
+        if (w != null && w.inFirstChunk(offset, 2)) {
+            store16(w, offset, value);
+            checkWriteLanded(w, zeroBasedForWrites, offset, 2);
+            return;
         }
         MappedView v = writeView;
         if (v != null) {
             long at = v.locate(offset, 2);
             if (at >= 0) {
-                SHORT.setVolatile(v.buffer(at), (int) at, (short) value);
-                checkWriteLanded(v, offset, 2);
+                store16(v, at, value);
+                checkWriteLanded(v, writeView, offset, 2);
                 return;
             }
         }
+        Reference.reachabilityFence(w);
         Reference.reachabilityFence(v);
         writeSlow(offset, 2, value);
     }
 
     @Override
     public void write32(long offset, int value) {
-        ByteBuffer w = wholeForWrites;
-        if (w != null && offset == (int) offset) {
-            try {
-                INT.setVolatile(w, (int) offset, value);
-                checkWholeWriteLanded(w, offset, 4);
-                return;
-            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
-                // the paths below perform or refuse it
-            }
+        MappedView w = zeroBasedForWrites;
+        if (w != null && w.inFirstChunk(offset, 4)) {
+            store32(w, offset, value);
+            checkWriteLanded(w, zeroBasedForWrites, offset, 4);
+            return;
         }
         MappedView v = writeView;
         if (v != null) {
             long at = v.locate(offset, 4);
             if (at >= 0) {
-                INT.setVolatile(v.buffer(at), (int) at, value);
-                checkWriteLanded(v, offset, 4);
+                store32(v, at, value);
+                checkWriteLanded(v, writeView, offset, 4);
                 return;
             }
         }
+        Reference.reachabilityFence(w);
         Reference.reachabilityFence(v);
         writeSlow(offset, 4, value);
     }
 
     @Override
     public void write64(long offset, long value) {
-        ByteBuffer w = wholeForWrites;
-        if (w != null && offset == (int) offset) {
-            try {
-                LONG.setVolatile(w, (int) offset, value);
-                checkWholeWriteLanded(w, offset, 8);
-                return;
-            } catch (IndexOutOfBoundsException | IllegalStateException outsideOrUnaligned) {
-                // the paths below perform or refuse it
-            }
+        MappedView w = zeroBasedForWrites;
+        if (w != null && w.inFirstChunk(offset, 8)) {
+            store64(w, offset, value);
+            checkWriteLanded(w, zeroBasedForWrites, offset, 8);
+            return;
         }
         MappedView v = writeView;
         if (v != null) {
             long at = v.locate(offset, 8);
             if (at >= 0) {
-                LONG.setVolatile(v.buffer(at), (int) at, value);
-                checkWriteLanded(v, offset, 8);
+                store64(v, at, value);
+                checkWriteLanded(v, writeView, offset, 8);
                 return;
             }
         }
+        Reference.reachabilityFence(w);
         Reference.reachabilityFence(v);
         writeSlow(offset, 8, value);
     }
 
-    /** After a store through {@link #wholeForWrites}: throws if its mapping was torn down meanwhile. */
-    private void checkWholeWriteLanded(ByteBuffer w, long offset, int width) {
-        if (wholeForWrites != w && tornDown(w)) {
-            throw raced(offset, width);
-        }
-    }
-
     /**
-     * The rare case of the fastest path: {@link #whole} changed during an access through {@code w}.
-     * Disabling or withdrawing the mapping leaves {@link #mapping} in place (the access landed);
-     * {@link #tearDown} clears it under this lock before it revokes, so a different or no mapping
-     * means the access may have hit the placeholder.
+     * After a mapped store through {@code v}, read from a field that now holds {@code now}: throws
+     * if the view was revoked meanwhile (the store may have hit the placeholder).
      */
-    private synchronized boolean tornDown(ByteBuffer w) {
-        return mapping == null || mapping.whole != w;
-    }
-
-    /** After a mapped store: throws if the view was revoked meanwhile (the store may be lost). */
-    private void checkWriteLanded(MappedView v, long offset, int width) {
-        if (writeView != v && v.revoked) {
+    private void checkWriteLanded(MappedView v, MappedView now, long offset, int width) {
+        if (now != v && v.revoked) {
             Reference.reachabilityFence(v);
             throw raced(offset, width);
         }
@@ -584,7 +584,7 @@ public final class DeviceRegion implements Region {
         }
         MappedView m;
         try {
-            m = MappedView.of(mapped, areas, newInfo.size());
+            m = MappedView.of(mapped, areas);
         } catch (IllegalArgumentException e) {
             // Nobody has seen these addresses, so there is nothing to revoke; the backend releases them.
             LOG.log(Level.ERROR, "backend " + s.backendId() + " mapped " + this + " wrongly (" + e.getMessage()
@@ -617,9 +617,9 @@ public final class DeviceRegion implements Region {
     private void setView(MappedView v) {
         RegionInfo i = info;
         view = v != null && i.has(RegionInfo.FLAG_READ) ? v : null;
-        whole = view == null ? null : v.whole;
+        zeroBased = view != null && v.zeroBased ? v : null;
         writeView = v != null && i.has(RegionInfo.FLAG_WRITE) ? v : null;
-        wholeForWrites = writeView == null ? null : v.whole;
+        zeroBasedForWrites = writeView != null && v.zeroBased ? v : null;
     }
 
     /**

@@ -27,9 +27,9 @@ import vfio.posix.MappedMemory;
  * <p>Areas larger than {@link #CHUNK} are viewed as several buffers (a {@link ByteBuffer} holds at
  * most 2 GiB); an aligned access of at most 8 bytes never crosses a chunk boundary.
  *
- * <p>When one chunk covers the whole region from offset 0 (a fully mapped BAR, the common case), it
- * is also {@link #whole}: accessors may then hold that buffer instead of this view, so the cleaner is
- * registered on the buffer (which this view references), not on the view.
+ * <p>When the first chunk starts at region offset 0 (a fully mapped BAR, the common case, or a BAR
+ * whose trapped hole comes later), the view is {@link #zeroBased}: a region offset in that chunk is
+ * then a location, checked by {@link #inFirstChunk}, with no lookup.
  */
 final class MappedView {
     /** Largest buffer an area is viewed through: 1 GiB, a multiple of every page size. */
@@ -47,12 +47,15 @@ final class MappedView {
     final long[] sizes;
     /** Little-endian direct view of each chunk. */
     final ByteBuffer[] buffers;
+    /** Native address of each chunk's first byte (what {@link RawLoads} reads). */
+    private final long[] addresses;
     /** The first chunk again, in fields: most regions have one chunk, and fields are cheaper than arrays. */
     private final long start0;
     private final long size0;
     private final ByteBuffer buffer0;
-    /** The only buffer, indexed by region offset, if it covers the whole region; else null. */
-    final ByteBuffer whole;
+    private final long address0;
+    /** Whether the first chunk starts at region offset 0, so region offsets in it are locations. */
+    final boolean zeroBased;
     /** Set (before the pages are replaced) when the view is revoked; read by accessors after a race. */
     volatile boolean revoked;
 
@@ -60,18 +63,19 @@ final class MappedView {
     private final Placeholder placeholder;
 
     private MappedView(List<MappedArea> areas, List<MappedMemory> memories, long[] starts, long[] sizes,
-            ByteBuffer[] buffers, long regionSize) {
+            long[] addresses, ByteBuffer[] buffers) {
         this.areas = areas;
         this.starts = starts;
         this.sizes = sizes;
+        this.addresses = addresses;
         this.buffers = buffers;
         this.start0 = starts[0];
         this.size0 = sizes[0];
         this.buffer0 = buffers[0];
-        this.whole = buffers.length == 1 && start0 == 0 && size0 == regionSize ? buffer0 : null;
+        this.address0 = addresses[0];
+        this.zeroBased = start0 == 0;
         this.placeholder = new Placeholder(memories);
-        // Whoever accessors hold keeps the placeholder pages mapped: the view, or its only buffer.
-        CLEANER.register(buffers.length == 1 ? buffer0 : this, placeholder);
+        CLEANER.register(this, placeholder); // accessors hold the view while they may touch its pages
     }
 
     /**
@@ -79,11 +83,10 @@ final class MappedView {
      *
      * @param mapped    what {@code regionMap} returned
      * @param requested what the core asked to map (validated, sorted)
-     * @param regionSize the region's size, to tell whether one area covers it all
      * @throws IllegalArgumentException if an area was not asked for, is out of order or not page
      *                                  aligned: the backend broke the {@code regionMap} contract
      */
-    static MappedView of(List<MappedArea> mapped, List<SparseArea> requested, long regionSize) {
+    static MappedView of(List<MappedArea> mapped, List<SparseArea> requested) {
         List<SparseArea> left = new ArrayList<>(requested);
         long previousEnd = 0;
         for (MappedArea a : mapped) {
@@ -111,14 +114,16 @@ final class MappedView {
         }
         long[] starts = new long[chunks.size()];
         long[] sizes = new long[chunks.size()];
+        long[] addresses = new long[chunks.size()];
         ByteBuffer[] buffers = new ByteBuffer[chunks.size()];
         for (int i = 0; i < chunks.size(); i++) {
             long[] c = chunks.get(i);
             starts[i] = c[0];
             sizes[i] = c[1];
+            addresses[i] = c[2];
             buffers[i] = MappedMemory.adopt(c[2], c[1]).view();
         }
-        return new MappedView(List.copyOf(mapped), memories, starts, sizes, buffers, regionSize);
+        return new MappedView(List.copyOf(mapped), memories, starts, sizes, addresses, buffers);
     }
 
     /**
@@ -133,6 +138,15 @@ final class MappedView {
             return (rel & (width - 1)) == 0 ? rel : -1;
         }
         return locateBeyondFirst(offset, width);
+    }
+
+    /**
+     * For a {@link #zeroBased} view: whether an aligned access of {@code width} bytes at region
+     * offset {@code offset} is inside the first chunk, which makes {@code offset} a {@link #locate}
+     * result.
+     */
+    boolean inFirstChunk(long offset, int width) {
+        return offset >= 0 && offset <= size0 - width && (offset & (width - 1)) == 0;
     }
 
     private long locateBeyondFirst(long offset, int width) {
@@ -150,6 +164,12 @@ final class MappedView {
     /** @return the buffer of the chunk a {@link #locate} result points into */
     ByteBuffer buffer(long location) {
         return location < (1L << 32) ? buffer0 : buffers[(int) (location >>> 32)];
+    }
+
+    /** @return the native address a {@link #locate} result points to */
+    long address(long location) {
+        return location < (1L << 32) ? address0 + location
+                : addresses[(int) (location >>> 32)] + (location & 0xffff_ffffL);
     }
 
     /** @return the chunk that holds all of {@code [offset, offset+length)}, or -1 */

@@ -18,9 +18,9 @@ class MappedViewTest {
         MappedMemory mem = MappedMemory.anonymous(3 * GIB);
         try {
             MappedView v = MappedView.of(List.of(new MappedArea(0x1000, 3 * GIB, mem.address())),
-                    List.of(new SparseArea(0x1000, 3 * GIB)), 0x1000 + 3 * GIB);
+                    List.of(new SparseArea(0x1000, 3 * GIB)));
             assertThat(v.buffers).hasSize(3);
-            assertThat(v.whole).isNull();
+            assertThat(v.zeroBased).isFalse(); // its first chunk starts at 0x1000
             long lastOfFirst = v.locate(0x1000 + GIB - 8, 8);
             assertThat(lastOfFirst).isEqualTo(GIB - 8);
             long firstOfSecond = v.locate(0x1000 + GIB, 8);
@@ -33,6 +33,11 @@ class MappedViewTest {
             v.buffer(firstOfSecond).putLong((int) firstOfSecond, 42);
             assertThat(MappedMemory.adopt(mem.address(), 4096).view().getLong(0)).isZero();
             assertThat(MappedMemory.adopt(mem.address() + GIB, 4096).view().getLong(0)).isEqualTo(42);
+            // what raw loads read: the same bytes as the chunk's buffer
+            assertThat(v.address(firstOfSecond)).isEqualTo(mem.address() + GIB);
+            assertThat(v.address(lastOfFirst)).isEqualTo(mem.address() + GIB - 8);
+            long inThird = v.locate(0x1000 + 3 * GIB - 4, 4);
+            assertThat(v.address(inThird)).isEqualTo(mem.address() + 3 * GIB - 4);
             assertThat(v.chunkContaining(0x1000 + GIB - 8, 16)).isEqualTo(-1);
             assertThat(v.chunkContaining(0x1000 + GIB, 16)).isEqualTo(1);
         } finally {
@@ -45,14 +50,14 @@ class MappedViewTest {
         MappedMemory mem = MappedMemory.anonymous(8192);
         try {
             List<SparseArea> asked = List.of(new SparseArea(0, 4096), new SparseArea(4096, 4096));
-            assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(0, 8192, mem.address())), asked, 8192))
+            assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(0, 8192, mem.address())), asked))
                     .hasMessageContaining("was not asked for");
             assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(4096, 4096, mem.address()),
-                    new MappedArea(0, 4096, mem.address() + 4096)), asked, 8192)).hasMessageContaining("out of order");
-            assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(0, 4096, mem.address() + 8)), asked, 8192))
+                    new MappedArea(0, 4096, mem.address() + 4096)), asked)).hasMessageContaining("out of order");
+            assertThatThrownBy(() -> MappedView.of(List.of(new MappedArea(0, 4096, mem.address() + 8)), asked))
                     .hasMessageContaining("not page aligned");
             // leaving an area out is allowed
-            assertThat(MappedView.of(List.of(new MappedArea(4096, 4096, mem.address())), asked, 8192).ranges())
+            assertThat(MappedView.of(List.of(new MappedArea(4096, 4096, mem.address())), asked).ranges())
                     .containsExactly(new SparseArea(4096, 4096));
         } finally {
             mem.unmap();
@@ -60,17 +65,24 @@ class MappedViewTest {
     }
 
     @Test
-    void onlyOneAreaCoveringTheRegionFromOffsetZeroIsWhole() throws Exception {
-        MappedMemory mem = MappedMemory.anonymous(8192);
+    void aViewWhoseFirstChunkStartsAtOffsetZeroTakesRegionOffsetsThereAsLocations() throws Exception {
+        MappedMemory mem = MappedMemory.anonymous(3 * 4096);
         try {
-            List<SparseArea> both = List.of(new SparseArea(0, 8192));
-            assertThat(MappedView.of(List.of(new MappedArea(0, 8192, mem.address())), both, 8192).whole)
-                    .isNotNull().satisfies(b -> assertThat(b.capacity()).isEqualTo(8192));
-            // a region larger than its one area (a trapped tail) is not whole: its tail needs the backend
-            assertThat(MappedView.of(List.of(new MappedArea(0, 8192, mem.address())), both, 16384).whole).isNull();
+            List<SparseArea> both = List.of(new SparseArea(0, 4096), new SparseArea(8192, 4096));
+            MappedView v = MappedView.of(List.of(new MappedArea(0, 4096, mem.address()),
+                    new MappedArea(8192, 4096, mem.address() + 8192)), both);
+            assertThat(v.zeroBased).isTrue();
+            assertThat(v.inFirstChunk(4096 - 8, 8)).isTrue();
+            assertThat(v.locate(4096 - 8, 8)).isEqualTo(4096 - 8);
+            assertThat(v.address(0x100)).isEqualTo(mem.address() + 0x100);
+            assertThat(v.inFirstChunk(4096 - 4, 8)).isFalse();  // would run past the chunk
+            assertThat(v.inFirstChunk(8192, 4)).isFalse();      // the second area needs the lookup
+            assertThat(v.address(v.locate(8192 + 0x10, 4))).isEqualTo(mem.address() + 8192 + 0x10);
+            assertThat(v.inFirstChunk(-4, 4)).isFalse();
+            assertThat(v.inFirstChunk(6, 4)).isFalse();         // unaligned
             List<SparseArea> second = List.of(new SparseArea(4096, 4096));
-            assertThat(MappedView.of(List.of(new MappedArea(4096, 4096, mem.address())), second, 8192).whole)
-                    .isNull();
+            assertThat(MappedView.of(List.of(new MappedArea(4096, 4096, mem.address())), second).zeroBased)
+                    .isFalse();
         } finally {
             mem.unmap();
         }
