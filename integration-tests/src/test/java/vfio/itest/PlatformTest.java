@@ -18,6 +18,9 @@ import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.Constants;
+import org.osgi.framework.namespace.PackageNamespace;
+import org.osgi.framework.wiring.BundleWire;
+import org.osgi.framework.wiring.BundleWiring;
 import org.osgi.service.component.runtime.ServiceComponentRuntime;
 import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
 import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
@@ -47,6 +50,17 @@ public class PlatformTest extends PlatformTestBase {
             }
         }
         assertEquals("bundles not active: " + problems, List.of(), problems);
+    }
+
+    /** Its optional import of sun.misc is what lets mapped reads load by address (RawLoads). */
+    @Test
+    public void theCoreIsWiredToSunMiscForItsRawMappedLoads() {
+        Bundle core = Devices.installed(context, "vfio.core");
+        List<String> wired = new ArrayList<>();
+        for (BundleWire w : core.adapt(BundleWiring.class).getRequiredWires(PackageNamespace.PACKAGE_NAMESPACE)) {
+            wired.add((String) w.getCapability().getAttributes().get(PackageNamespace.PACKAGE_NAMESPACE));
+        }
+        assertTrue("vfio.core imports " + wired, wired.contains("sun.misc"));
     }
 
     @Test
