@@ -5,6 +5,7 @@ import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
@@ -38,11 +39,18 @@ public final class UnixSocket implements AutoCloseable {
     private static final int MSGHDR_SIZE = 56;
     private static final int IOV_SIZE = 16;
     private static final int CMSG_HDR = 16;
-    private static final int SCRATCH_SIZE = MSGHDR_SIZE + IOV_SIZE + CMSG_HDR + MAX_FDS * 4 + 8;
+    private static final int CONTROL = MSGHDR_SIZE + IOV_SIZE;
+    private static final int SCRATCH_SIZE = CONTROL + CMSG_HDR + MAX_FDS * 4 + 8;
 
-    private static final ThreadLocal<Memory> SCRATCH = ThreadLocal.withInitial(() -> new Memory(SCRATCH_SIZE));
+    // msghdr, iovec and control area of the calling thread. Written with plain buffer stores: a JNA
+    // Memory call per field would be a JNI call each, several per message (docs/benchmarks.md §2).
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private final Fd fd;
+    // The last buffer sent from and received into, with its address: callers reuse their buffers, and
+    // asking JNA for a direct buffer's address is a JNI call. Racy but safe: the records are immutable.
+    private BufferAddress lastSent;
+    private BufferAddress lastReceived;
 
     UnixSocket(Fd fd) {
         this.fd = fd;
@@ -114,37 +122,36 @@ public final class UnixSocket implements AutoCloseable {
         if (fds.length > MAX_FDS) {
             throw new IllegalArgumentException(fds.length + " descriptors in one message, the limit is " + MAX_FDS);
         }
-        Memory s = SCRATCH.get();
+        Scratch s = SCRATCH.get();
         boolean first = true;
         while (src.hasRemaining() || (first && fds.length > 0)) {
             int len = src.remaining();
             boolean direct = src.isDirect();
             Memory copy = direct ? null : Native.scratch(Math.max(1, len));
-            long data = direct ? Native.address(src) : Pointer.nativeValue(copy);
-            if (!direct) {
+            long data;
+            if (direct) {
+                lastSent = BufferAddress.of(src, lastSent);
+                data = lastSent.base + src.position();
+            } else {
+                data = Pointer.nativeValue(copy);
                 copy.write(0, src.array(), src.arrayOffset() + src.position(), len);
             }
-            s.clear(MSGHDR_SIZE + IOV_SIZE);
-            long iov = Pointer.nativeValue(s) + MSGHDR_SIZE;
-            s.setLong(MSGHDR_SIZE, data);
-            s.setLong(MSGHDR_SIZE + 8, len);
-            s.setLong(MSG_IOV, iov);
-            s.setLong(MSG_IOVLEN, 1);
-            if (first && fds.length > 0) {
-                int ctl = MSGHDR_SIZE + IOV_SIZE;
+            boolean withFds = first && fds.length > 0;
+            if (withFds) {
                 int dataLen = fds.length * 4;
-                s.setLong(ctl, CMSG_HDR + dataLen);
-                s.setInt(ctl + 8, SOL_SOCKET);
-                s.setInt(ctl + 12, SCM_RIGHTS);
+                s.b.putLong(CONTROL, CMSG_HDR + dataLen);
+                s.b.putInt(CONTROL + 8, SOL_SOCKET);
+                s.b.putInt(CONTROL + 12, SCM_RIGHTS);
                 for (int i = 0; i < fds.length; i++) {
-                    s.setInt(ctl + CMSG_HDR + 4L * i, fds[i]);
+                    s.b.putInt(CONTROL + CMSG_HDR + 4 * i, fds[i]);
                 }
-                s.setLong(MSG_CONTROL, Pointer.nativeValue(s) + ctl);
-                s.setLong(MSG_CONTROLLEN, CMSG_HDR + align8(dataLen));
+                s.header(data, len, CMSG_HDR + align8(dataLen));
+            } else {
+                s.header(data, len, 0);
             }
             long n;
             try {
-                n = LibC.sendmsg(fd.value(), Pointer.nativeValue(s), MSG_NOSIGNAL);
+                n = LibC.sendmsg(fd.value(), s.address, MSG_NOSIGNAL);
             } catch (LastErrorException e) {
                 if (e.getErrorCode() == Errno.EINTR) {
                     continue;
@@ -187,26 +194,23 @@ public final class UnixSocket implements AutoCloseable {
         if (maxFds > MAX_FDS) {
             throw new IllegalArgumentException("maxFds " + maxFds + " > " + MAX_FDS);
         }
-        Memory s = SCRATCH.get();
+        Scratch s = SCRATCH.get();
         int len = dst.remaining();
         boolean direct = dst.isDirect();
         Memory copy = direct ? null : Native.scratch(Math.max(1, len));
-        long data = direct ? Native.address(dst) : Pointer.nativeValue(copy);
-        int ctl = MSGHDR_SIZE + IOV_SIZE;
-        int ctlLen = maxFds > 0 ? CMSG_HDR + align8(maxFds * 4) : 0;
-        s.clear(ctl + ctlLen);
-        s.setLong(MSGHDR_SIZE, data);
-        s.setLong(MSGHDR_SIZE + 8, len);
-        s.setLong(MSG_IOV, Pointer.nativeValue(s) + MSGHDR_SIZE);
-        s.setLong(MSG_IOVLEN, 1);
-        if (ctlLen > 0) {
-            s.setLong(MSG_CONTROL, Pointer.nativeValue(s) + ctl);
-            s.setLong(MSG_CONTROLLEN, ctlLen);
+        long data;
+        if (direct) {
+            lastReceived = BufferAddress.of(dst, lastReceived);
+            data = lastReceived.base + dst.position();
+        } else {
+            data = Pointer.nativeValue(copy);
         }
+        int ctlLen = maxFds > 0 ? CMSG_HDR + align8(maxFds * 4) : 0;
         long n;
         while (true) {
+            s.header(data, len, ctlLen);
             try {
-                n = LibC.recvmsg(fd.value(), Pointer.nativeValue(s), MSG_CMSG_CLOEXEC | flags);
+                n = LibC.recvmsg(fd.value(), s.address, MSG_CMSG_CLOEXEC | flags);
                 break;
             } catch (LastErrorException e) {
                 if (e.getErrorCode() == Errno.EAGAIN && (flags & MSG_DONTWAIT) != 0) {
@@ -221,22 +225,22 @@ public final class UnixSocket implements AutoCloseable {
             }
         }
         int before = fds.size();
-        long controlLen = s.getLong(MSG_CONTROLLEN);
-        long off = 0;
-        while (ctlLen > 0 && off + CMSG_HDR <= controlLen) {
-            long cmsgLen = s.getLong(ctl + off);
+        long controlLen = Math.min(s.b.getLong(MSG_CONTROLLEN), ctlLen);
+        int off = 0;
+        while (off + CMSG_HDR <= controlLen) {
+            long cmsgLen = s.b.getLong(CONTROL + off);
             if (cmsgLen < CMSG_HDR || off + cmsgLen > controlLen) {
                 break;
             }
-            if (s.getInt(ctl + off + 8) == SOL_SOCKET && s.getInt(ctl + off + 12) == SCM_RIGHTS) {
+            if (s.b.getInt(CONTROL + off + 8) == SOL_SOCKET && s.b.getInt(CONTROL + off + 12) == SCM_RIGHTS) {
                 int count = (int) ((cmsgLen - CMSG_HDR) / 4);
                 for (int i = 0; i < count; i++) {
-                    fds.add(Fd.adopt(s.getInt(ctl + off + CMSG_HDR + 4L * i), "received fd"));
+                    fds.add(Fd.adopt(s.b.getInt(CONTROL + off + CMSG_HDR + 4 * i), "received fd"));
                 }
             }
             off += align8((int) cmsgLen);
         }
-        if ((s.getInt(MSG_FLAGS) & MSG_CTRUNC) != 0 || fds.size() - before > maxFds) {
+        if ((s.b.getInt(MSG_FLAGS) & MSG_CTRUNC) != 0 || fds.size() - before > maxFds) {
             while (fds.size() > before) {
                 fds.remove(fds.size() - 1).close();
             }
@@ -296,5 +300,35 @@ public final class UnixSocket implements AutoCloseable {
 
     private static int align8(int n) {
         return (n + 7) & ~7;
+    }
+
+    /** A thread's msghdr, its one iovec, then the control area; little-endian like the CPU (x86-64, arm64). */
+    private static final class Scratch {
+        final ByteBuffer b = ByteBuffer.allocateDirect(SCRATCH_SIZE).order(ByteOrder.nativeOrder());
+        final long address = Native.address(b);
+
+        /** Fills msghdr and iovec for one transfer; a control area of {@code controlLen} bytes, or none. */
+        void header(long data, long len, long controlLen) {
+            b.putLong(0, 0);          // msg_name
+            b.putLong(8, 0);          // msg_namelen (and padding)
+            b.putLong(MSG_IOV, address + MSGHDR_SIZE);
+            b.putLong(MSG_IOVLEN, 1);
+            b.putLong(MSG_CONTROL, controlLen > 0 ? address + CONTROL : 0);
+            b.putLong(MSG_CONTROLLEN, controlLen);
+            b.putLong(MSG_FLAGS, 0);  // msg_flags (and padding)
+            b.putLong(MSGHDR_SIZE, data);
+            b.putLong(MSGHDR_SIZE + 8, len);
+        }
+    }
+
+    /** A direct buffer and its native base address. */
+    private record BufferAddress(ByteBuffer buffer, long base) {
+        /** @return {@code cached} if it is about {@code direct}, else a new one (a JNI call) */
+        static BufferAddress of(ByteBuffer direct, BufferAddress cached) {
+            if (cached != null && cached.buffer == direct) {
+                return cached;
+            }
+            return new BufferAddress(direct, Native.address(direct) - direct.position());
+        }
     }
 }
