@@ -50,7 +50,7 @@ JOPTS=(--enable-native-access=ALL-UNNAMED "-Djava.util.logging.config.file=$HERE
 if "$JAVA" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1; then
   JOPTS+=(--sun-misc-unsafe-memory-access=allow)
 fi
-for c in mapped_loop unix_pingpong irq_latency; do
+for c in mapped_loop unix_pingpong irq_latency native_calls; do
   gcc -O2 -Wall -pthread -o "$OUT/$c" "$HERE/src/main/c/$c.c"
 done
 
@@ -79,7 +79,14 @@ load mapped-start
 "$OUT/mapped_loop" /dev/shm/vfio-memory/jmh-mapped 50000000 | tee -a "$OUT/results.txt"
 load mapped-end
 
-echo "== 2. vfio-user slow path and its floors"
+echo "== 2. native calls (one thread), then the vfio-user slow path and its floors"
+load calls-start
+head -c 4096 /dev/zero >/dev/shm/vfio-bench-native-calls
+"$JAVA" "${JOPTS[@]}" -cp "$CP" org.openjdk.jmh.Main "${JMH[@]}" -rf json -rff "$OUT/jmh-calls.json" \
+  'vfio.benchmarks.NativeCallBench' | grep -E '^NativeCallBench' || true
+"$OUT/native_calls" /dev/shm/vfio-bench-native-calls 7 | tee -a "$OUT/results.txt"
+rm -f /dev/shm/vfio-bench-native-calls
+load calls-end
 start_server() { # $1 = log file, rest = command; prints the pid once the server listens
   local log=$1; shift
   "$@" >"$log" 2>&1 &

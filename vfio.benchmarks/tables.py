@@ -106,6 +106,20 @@ if jmh_file.exists():
             print(f"    whole swapping trial (warm-up + measurement): {x}")
         print()
 
+calls, _ = read_jmh(out / "jmh-calls.json")
+c = kv()
+if calls and "c-pread4-ns" in c:
+    print(f"### Native calls, one thread (ns per call; JMH median, C median of 7 rounds; load avg {loads('calls')})")
+    print()
+    print("| call | Java (vfio.posix, JNA) | C | Java - C | Java / C |")
+    print("|---|---|---|---|---|")
+    for what, j, k in (("4-byte pread of a file", "pread4", "c-pread4-ns"),
+                       ("sendmsg + recvmsg of 32 bytes, socketpair", "sendReceive32", "c-sendrecv32-ns")):
+        jv = calls.get(f"NativeCallBench.{j}")
+        if jv:
+            print(f"| {what} | {jv:.0f} | {c[k]:.0f} | {jv - c[k]:.0f} | {jv / c[k]:.2f}x |")
+    print()
+
 for pin in ("pinned", "unpinned"):
     d = kv(pin)
     if "c-floor-sync-ns" not in d:
