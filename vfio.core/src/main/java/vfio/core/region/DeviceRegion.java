@@ -141,8 +141,9 @@ public final class DeviceRegion implements Region {
     @Override
     public int read8(long offset) {
         MappedView w = zeroBased;
-        if (w != null && w.inFirstChunk(offset, 1)) {
-            int value = load8(w, offset);
+        long wAt = w == null ? -1 : w.locateFromZero(offset, 1);
+        if (wAt >= 0) {
+            int value = load8(w, wAt);
             if (zeroBased == w || !w.revoked) {
                 Reference.reachabilityFence(w);
                 return value;
@@ -167,8 +168,9 @@ public final class DeviceRegion implements Region {
     @Override
     public int read16(long offset) {
         MappedView w = zeroBased;
-        if (w != null && w.inFirstChunk(offset, 2)) {
-            int value = load16(w, offset);
+        long wAt = w == null ? -1 : w.locateFromZero(offset, 2);
+        if (wAt >= 0) {
+            int value = load16(w, wAt);
             if (zeroBased == w || !w.revoked) {
                 Reference.reachabilityFence(w);
                 return value;
@@ -193,8 +195,9 @@ public final class DeviceRegion implements Region {
     @Override
     public int read32(long offset) {
         MappedView w = zeroBased;
-        if (w != null && w.inFirstChunk(offset, 4)) {
-            int value = load32(w, offset);
+        long wAt = w == null ? -1 : w.locateFromZero(offset, 4);
+        if (wAt >= 0) {
+            int value = load32(w, wAt);
             if (zeroBased == w || !w.revoked) {
                 Reference.reachabilityFence(w);
                 return value;
@@ -219,8 +222,9 @@ public final class DeviceRegion implements Region {
     @Override
     public long read64(long offset) {
         MappedView w = zeroBased;
-        if (w != null && w.inFirstChunk(offset, 8)) {
-            long value = load64(w, offset);
+        long wAt = w == null ? -1 : w.locateFromZero(offset, 8);
+        if (wAt >= 0) {
+            long value = load64(w, wAt);
             if (zeroBased == w || !w.revoked) {
                 Reference.reachabilityFence(w);
                 return value;
@@ -242,8 +246,8 @@ public final class DeviceRegion implements Region {
         return readSlow(offset, 8);
     }
 
-    // The loads and stores of the fast paths, at a location found by MappedView.locate (or a region
-    // offset that MappedView.inFirstChunk accepted): in bounds and aligned, so never outside the mapping.
+    // The loads and stores of the fast paths, at a location from MappedView.locate or locateFromZero:
+    // in bounds and aligned, so never outside the mapping.
 
     private static int load8(MappedView v, long at) {
         if (RawLoads.ENABLED) {
@@ -290,8 +294,9 @@ public final class DeviceRegion implements Region {
     @Override
     public void write8(long offset, int value) {
         MappedView w = zeroBasedForWrites;
-        if (w != null && w.inFirstChunk(offset, 1)) {
-            store8(w, offset, value);
+        long wAt = w == null ? -1 : w.locateFromZero(offset, 1);
+        if (wAt >= 0) {
+            store8(w, wAt, value);
             checkWriteLanded(w, zeroBasedForWrites, offset, 1);
             return;
         }
@@ -312,8 +317,9 @@ public final class DeviceRegion implements Region {
     @Override
     public void write16(long offset, int value) {
         MappedView w = zeroBasedForWrites;
-        if (w != null && w.inFirstChunk(offset, 2)) {
-            store16(w, offset, value);
+        long wAt = w == null ? -1 : w.locateFromZero(offset, 2);
+        if (wAt >= 0) {
+            store16(w, wAt, value);
             checkWriteLanded(w, zeroBasedForWrites, offset, 2);
             return;
         }
@@ -334,8 +340,9 @@ public final class DeviceRegion implements Region {
     @Override
     public void write32(long offset, int value) {
         MappedView w = zeroBasedForWrites;
-        if (w != null && w.inFirstChunk(offset, 4)) {
-            store32(w, offset, value);
+        long wAt = w == null ? -1 : w.locateFromZero(offset, 4);
+        if (wAt >= 0) {
+            store32(w, wAt, value);
             checkWriteLanded(w, zeroBasedForWrites, offset, 4);
             return;
         }
@@ -356,8 +363,9 @@ public final class DeviceRegion implements Region {
     @Override
     public void write64(long offset, long value) {
         MappedView w = zeroBasedForWrites;
-        if (w != null && w.inFirstChunk(offset, 8)) {
-            store64(w, offset, value);
+        long wAt = w == null ? -1 : w.locateFromZero(offset, 8);
+        if (wAt >= 0) {
+            store64(w, wAt, value);
             checkWriteLanded(w, zeroBasedForWrites, offset, 8);
             return;
         }

@@ -29,7 +29,7 @@ import vfio.posix.MappedMemory;
  *
  * <p>When the first chunk starts at region offset 0 (a fully mapped BAR, the common case, or a BAR
  * whose trapped hole comes later), the view is {@link #zeroBased}: a region offset in that chunk is
- * then a location, checked by {@link #inFirstChunk}, with no lookup.
+ * then a location ({@link #locateFromZero}).
  */
 final class MappedView {
     /** Largest buffer an area is viewed through: 1 GiB, a multiple of every page size. */
@@ -54,6 +54,10 @@ final class MappedView {
     private final long size0;
     private final ByteBuffer buffer0;
     private final long address0;
+    /** The second chunk in fields too (a BAR with a trapped hole has two areas); size -1 if none. */
+    private final long start1;
+    private final long size1;
+    private final long address1;
     /** Whether the first chunk starts at region offset 0, so region offsets in it are locations. */
     final boolean zeroBased;
     /** Set (before the pages are replaced) when the view is revoked; read by accessors after a race. */
@@ -73,6 +77,10 @@ final class MappedView {
         this.size0 = sizes[0];
         this.buffer0 = buffers[0];
         this.address0 = addresses[0];
+        boolean two = starts.length > 1;
+        this.start1 = two ? starts[1] : 0;
+        this.size1 = two ? sizes[1] : -1;
+        this.address1 = two ? addresses[1] : 0;
         this.zeroBased = start0 == 0;
         this.placeholder = new Placeholder(memories);
         CLEANER.register(this, placeholder); // accessors hold the view while they may touch its pages
@@ -130,7 +138,8 @@ final class MappedView {
      * Finds where an aligned access of {@code width} bytes at region offset {@code offset} lands.
      *
      * @return {@code (chunk << 32) | indexInChunk}, or -1 if the access is unaligned or not inside
-     *         one chunk (the slow path's case); the first chunk is checked without touching arrays
+     *         one chunk (the slow path's case); the first two chunks are checked without touching
+     *         arrays
      */
     long locate(long offset, int width) {
         long rel = offset - start0;
@@ -141,18 +150,24 @@ final class MappedView {
     }
 
     /**
-     * For a {@link #zeroBased} view: whether an aligned access of {@code width} bytes at region
-     * offset {@code offset} is inside the first chunk, which makes {@code offset} a {@link #locate}
-     * result.
+     * {@link #locate} for a {@link #zeroBased} view, where a region offset in the first chunk is its
+     * own location: saves a load and a subtraction on the common path.
      */
-    boolean inFirstChunk(long offset, int width) {
-        return offset >= 0 && offset <= size0 - width && (offset & (width - 1)) == 0;
+    long locateFromZero(long offset, int width) {
+        if (offset >= 0 && offset <= size0 - width) {
+            return (offset & (width - 1)) == 0 ? offset : -1;
+        }
+        return locateBeyondFirst(offset, width);
     }
 
     private long locateBeyondFirst(long offset, int width) {
+        long rel1 = offset - start1;
+        if (rel1 >= 0 && rel1 <= size1 - width) {
+            return (rel1 & (width - 1)) == 0 ? (1L << 32) | rel1 : -1;
+        }
         long[] s = starts;
         long[] z = sizes;
-        for (int i = 1; i < s.length; i++) {
+        for (int i = 2; i < s.length; i++) {
             long rel = offset - s[i];
             if (rel >= 0 && rel <= z[i] - width) {
                 return (rel & (width - 1)) == 0 ? ((long) i << 32) | rel : -1;
@@ -168,8 +183,11 @@ final class MappedView {
 
     /** @return the native address a {@link #locate} result points to */
     long address(long location) {
-        return location < (1L << 32) ? address0 + location
-                : addresses[(int) (location >>> 32)] + (location & 0xffff_ffffL);
+        if (location < (1L << 32)) {
+            return address0 + location;
+        }
+        int chunk = (int) (location >>> 32);
+        return (chunk == 1 ? address1 : addresses[chunk]) + (location & 0xffff_ffffL);
     }
 
     /** @return the chunk that holds all of {@code [offset, offset+length)}, or -1 */

@@ -72,14 +72,14 @@ class MappedViewTest {
             MappedView v = MappedView.of(List.of(new MappedArea(0, 4096, mem.address()),
                     new MappedArea(8192, 4096, mem.address() + 8192)), both);
             assertThat(v.zeroBased).isTrue();
-            assertThat(v.inFirstChunk(4096 - 8, 8)).isTrue();
-            assertThat(v.locate(4096 - 8, 8)).isEqualTo(4096 - 8);
+            assertThat(v.locateFromZero(4096 - 8, 8)).isEqualTo(4096 - 8).isEqualTo(v.locate(4096 - 8, 8));
             assertThat(v.address(0x100)).isEqualTo(mem.address() + 0x100);
-            assertThat(v.inFirstChunk(4096 - 4, 8)).isFalse();  // would run past the chunk
-            assertThat(v.inFirstChunk(8192, 4)).isFalse();      // the second area needs the lookup
+            assertThat(v.locateFromZero(4096 - 4, 8)).isEqualTo(-1);  // would run past the chunk
+            assertThat(v.locateFromZero(8192 + 0x10, 4)).isEqualTo(v.locate(8192 + 0x10, 4)).isEqualTo((1L << 32) | 0x10);
+            assertThat(v.locateFromZero(4096, 4)).isEqualTo(-1);     // the trapped hole
             assertThat(v.address(v.locate(8192 + 0x10, 4))).isEqualTo(mem.address() + 8192 + 0x10);
-            assertThat(v.inFirstChunk(-4, 4)).isFalse();
-            assertThat(v.inFirstChunk(6, 4)).isFalse();         // unaligned
+            assertThat(v.locateFromZero(-4, 4)).isEqualTo(-1);
+            assertThat(v.locateFromZero(6, 4)).isEqualTo(-1);         // unaligned
             List<SparseArea> second = List.of(new SparseArea(4096, 4096));
             assertThat(MappedView.of(List.of(new MappedArea(4096, 4096, mem.address())), second).zeroBased)
                     .isFalse();

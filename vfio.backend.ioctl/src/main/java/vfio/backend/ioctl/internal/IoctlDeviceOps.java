@@ -510,6 +510,11 @@ final class IoctlDeviceOps implements DeviceIoOps {
         return regions.get(index);
     }
 
+    /** The VFIO device file, for the guest tests that measure a bare pread beside {@link #regionRead}. */
+    KernelFile deviceFile() {
+        return device;
+    }
+
     @Override
     public String toString() {
         return "IoctlDeviceOps[" + name + ", " + describe() + "]";
