@@ -19,19 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define ROUNDS 7
 #define OFFSET 0x100
 
-static double now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 __attribute__((noinline)) static uint32_t call_read32(volatile uint32_t *p) { return *p; }
 __attribute__((noinline)) static uint64_t call_read64(volatile uint64_t *p) { return *p; }
@@ -85,7 +77,7 @@ int main(int argc, char **argv) {
             double r[ROUNDS];
             run(op, shape, base, n / 10); /* warm up */
             for (int k = 0; k < ROUNDS; k++) r[k] = run(op, shape, base, n);
-            qsort(r, ROUNDS, sizeof r[0], cmp);
+            qsort(r, ROUNDS, sizeof r[0], cmp_double);
             printf("c-%s-%s %.3f\n", names[op], shapes[shape], r[ROUNDS / 2]);
         }
     }

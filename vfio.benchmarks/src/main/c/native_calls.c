@@ -16,18 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define N 1000000
 
-static double now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     if (argc != 3) {
@@ -63,8 +55,8 @@ int main(int argc, char **argv) {
         pr[r] = (t1 - t0) / N;
         sr[r] = (t2 - t1) / N;
     }
-    qsort(pr, rounds, sizeof(double), cmp);
-    qsort(sr, rounds, sizeof(double), cmp);
+    qsort(pr, rounds, sizeof(double), cmp_double);
+    qsort(sr, rounds, sizeof(double), cmp_double);
     printf("c-pread4-ns %.1f\nc-sendrecv32-ns %.1f\n", pr[rounds / 2], sr[rounds / 2]);
     return 0;
 }
