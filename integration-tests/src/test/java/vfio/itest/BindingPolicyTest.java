@@ -3,8 +3,6 @@ package vfio.itest;
 import static org.junit.Assert.assertEquals;
 
 import java.time.Duration;
-import java.util.Dictionary;
-import java.util.Hashtable;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.osgi.service.cm.Configuration;
@@ -23,33 +21,14 @@ import vfio.api.device.Device;
 public class BindingPolicyTest extends PlatformTestBase {
     private static final Duration T = Duration.ofSeconds(10);
 
-    private Configuration backend(String id, int score) throws Exception {
-        Configuration c = cm.getFactoryConfiguration("vfio.backend.memory", id, "?");
-        Dictionary<String, Object> p = new Hashtable<>();
-        p.put("vfio.backend.id", id);
-        p.put("score", score);
-        c.update(p);
-        return c;
-    }
-
-    private void awaitBackendService(String id) throws Exception {
-        long deadline = System.nanoTime() + T.toNanos();
-        while (context.getServiceReferences(vfio.api.backend.BackendFactory.class, "(vfio.backend.id=" + id + ")").isEmpty()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("backend " + id + " not registered within " + T);
-            }
-            Thread.sleep(5);
-        }
-    }
-
     @Test
     public void pinnedGreedyAndStickyDevicesBindAsConfigured() throws Exception {
         String pid = "-" + ProcessHandle.current().pid();
-        Configuration low = backend("mem-low", 50);
-        Configuration mid = backend("mem-mid", 150);
+        Configuration low = Devices.memoryBackend(cm, "mem-low", 50);
+        Configuration mid = Devices.memoryBackend(cm, "mem-mid", 150);
         // ConfigAdmin creates backends asynchronously: devices made earlier would bind to whatever exists.
-        awaitBackendService("mem-low");
-        awaitBackendService("mem-mid");
+        Devices.awaitBackendService(context, "mem-low", T);
+        Devices.awaitBackendService(context, "mem-mid", T);
 
         Devices.configure(cm, "pinned", "memory:itest-pinned" + pid, "backend.target", "(vfio.backend.id=mem-low)");
         Devices.configure(cm, "greedy", "memory:itest-greedy" + pid);
@@ -63,7 +42,7 @@ public class BindingPolicyTest extends PlatformTestBase {
         Devices.awaitBackend(sticky, "mem-mid", T);
 
         // A better backend appears: only the greedy device moves.
-        Configuration high = backend("mem-high", 300);
+        Configuration high = Devices.memoryBackend(cm, "mem-high", 300);
         Devices.awaitBackend(greedy, "mem-high", T);
         Thread.sleep(300);
         assertEquals("sticky stays", "mem-mid", sticky.backendId().orElse(""));
@@ -76,7 +55,7 @@ public class BindingPolicyTest extends PlatformTestBase {
         // The pinned device's only allowed backend leaves: it waits, unbound, and comes back with it.
         low.delete();
         Devices.awaitState(pinned, vfio.api.device.DeviceState.UNBOUND, T);
-        backend("mem-low", 50);
+        Devices.memoryBackend(cm, "mem-low", 50);
         Devices.awaitBackend(pinned, "mem-low", T);
         high.delete();
     }

@@ -9,6 +9,7 @@ import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
+import vfio.api.backend.BackendFactory;
 import vfio.api.device.Device;
 import vfio.api.device.DeviceState;
 
@@ -39,6 +40,27 @@ final class Devices {
         Device device = await(context, name, Duration.ofSeconds(10));
         awaitState(device, DeviceState.BOUND, Duration.ofSeconds(10));
         return device;
+    }
+
+    /** Configures an instance of the memory backend (a factory configuration) with that id and match score. */
+    static Configuration memoryBackend(ConfigurationAdmin cm, String id, int score) throws Exception {
+        Configuration c = cm.getFactoryConfiguration("vfio.backend.memory", id, "?");
+        Dictionary<String, Object> p = new Hashtable<>();
+        p.put("vfio.backend.id", id);
+        p.put("score", score);
+        c.update(p);
+        return c;
+    }
+
+    /** Waits until a backend with that id is registered (ConfigurationAdmin creates them asynchronously). */
+    static void awaitBackendService(BundleContext context, String id, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (context.getServiceReferences(BackendFactory.class, "(" + BackendFactory.PROP_ID + "=" + id + ")").isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("backend " + id + " not registered within " + timeout);
+            }
+            Thread.sleep(5);
+        }
     }
 
     /** @return the installed bundle with that symbolic name */

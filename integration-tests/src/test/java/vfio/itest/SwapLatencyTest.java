@@ -14,6 +14,7 @@ import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
+import org.osgi.service.cm.Configuration;
 import vfio.api.device.Device;
 import vfio.api.device.DeviceState;
 import vfio.api.device.DeviceUnavailableException;
@@ -88,13 +89,79 @@ public class SwapLatencyTest extends PlatformTestBase {
         assertTrue("the reader made progress", reader.ok > 2 * SWAPS);
     }
 
-    /** Waits (100 µs polls) until the device is bound by a later session than {@code generation}, BAR2 mapped. */
+    /**
+     * Failover between two backends under OSGi: two instances of the memory backend (factory
+     * configurations, scores 300 and 200) serve the same device state. {@link #SWAPS} times, the
+     * bound (better) backend's configuration is deleted, so SCR deactivates it and the device fails
+     * over to the other, then created again, so the device moves back to it (greedy policy); each
+     * timed from the ConfigurationAdmin call until the device is bound on the expected backend with
+     * BAR2 mapped, while the reader checks every value.
+     */
+    @Test
+    public void aDeviceFailsOverToASecondBackendAndMovesBackWithItsRegionsMapped() throws Exception {
+        Configuration better = Devices.memoryBackend(cm, "failover-a", 300);
+        Configuration other = Devices.memoryBackend(cm, "failover-b", 200);
+        Devices.awaitBackendService(context, "failover-a", HotSwapTest.REBIND_BOUND);
+        Devices.awaitBackendService(context, "failover-b", HotSwapTest.REBIND_BOUND);
+        Device device = Devices.boundMemoryDevice(cm, context, "failover0");
+        Devices.awaitBackend(device, "failover-a", HotSwapTest.REBIND_BOUND);
+        Region bar2 = device.region(2);
+        Region bar1 = device.region(1);
+        bar2.write32(0x100, (int) PATTERN);
+        bar1.write32(0x30, (int) PATTERN);
+        Reader reader = new Reader(bar2, bar1);
+        reader.start();
+
+        List<Long> leaveUs = new ArrayList<>();
+        List<Long> appearUs = new ArrayList<>();
+        List<Long> blockedUs = new ArrayList<>();
+        for (int i = 0; i < SWAPS; i++) {
+            long generation = device.generation();
+            reader.longest = 0;
+            long t0 = System.nanoTime();
+            better.delete();
+            awaitRebound(device, bar2, generation, "failover-b");
+            leaveUs.add((System.nanoTime() - t0) / 1000);
+
+            generation = device.generation();
+            t0 = System.nanoTime();
+            better = Devices.memoryBackend(cm, "failover-a", 300);
+            awaitRebound(device, bar2, generation, "failover-a");
+            appearUs.add((System.nanoTime() - t0) / 1000);
+            LockSupport.parkNanos(2_000_000);
+            blockedUs.add(reader.longest / 1000);
+        }
+        reader.stop = true;
+        reader.join(20_000);
+        assertTrue("the reader is stuck", !reader.isAlive());
+        better.delete();
+        other.delete();
+        System.out.printf("failover: bound backend leaves n %d p50-us %d p99-us %d max-us %d; better backend appears"
+                + " n %d p50-us %d p99-us %d max-us %d; longest read32 per round p50-us %d p99-us %d max-us %d;"
+                + " %d reads ok, %d unavailable%n",
+                leaveUs.size(), pct(leaveUs, 50), pct(leaveUs, 99), pct(leaveUs, 100), appearUs.size(),
+                pct(appearUs, 50), pct(appearUs, 99), pct(appearUs, 100), pct(blockedUs, 50), pct(blockedUs, 99),
+                pct(blockedUs, 100), reader.ok, reader.unavailable);
+        assertEquals("wrong reads: " + reader.wrong, List.of(), new ArrayList<>(reader.wrong));
+        assertTrue("the reader made progress", reader.ok > 2 * SWAPS);
+    }
+
     private static void awaitRebound(Device d, Region bar2, long generation) {
+        awaitRebound(d, bar2, generation, null);
+    }
+
+    /**
+     * Waits (100 µs polls) until the device is bound by a later session than {@code generation}
+     * (on {@code backendId}, unless null), BAR2 mapped.
+     */
+    private static void awaitRebound(Device d, Region bar2, long generation, String backendId) {
         long deadline = System.nanoTime() + HotSwapTest.REBIND_BOUND.toNanos();
-        while (!(d.state() == DeviceState.BOUND && d.generation() != generation && !bar2.mappedRanges().isEmpty())) {
+        while (!(d.state() == DeviceState.BOUND && d.generation() != generation && !bar2.mappedRanges().isEmpty()
+                && (backendId == null || d.backendId().filter(backendId::equals).isPresent()))) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError(d.name() + " not bound again with BAR2 mapped within "
-                        + HotSwapTest.REBIND_BOUND + "; it is " + d.state() + ": " + d.stateReason());
+                throw new AssertionError(d.name() + " not bound again" + (backendId == null ? "" : " on " + backendId)
+                        + " with BAR2 mapped within " + HotSwapTest.REBIND_BOUND + "; it is " + d.state() + " on "
+                        + d.backendId().orElse("nothing") + ": " + d.stateReason());
             }
             LockSupport.parkNanos(100_000);
         }
