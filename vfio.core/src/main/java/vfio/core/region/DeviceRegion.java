@@ -150,7 +150,7 @@ public final class DeviceRegion implements Region {
             }
         }
         MappedView v = view;
-        if (v != null) {
+        if (v != null && v != w) { // a view tried above as w has no chunk for this access
             long at = v.locate(offset, 1);
             if (at >= 0) {
                 int value = load8(v, at);
@@ -177,7 +177,7 @@ public final class DeviceRegion implements Region {
             }
         }
         MappedView v = view;
-        if (v != null) {
+        if (v != null && v != w) { // a view tried above as w has no chunk for this access
             long at = v.locate(offset, 2);
             if (at >= 0) {
                 int value = load16(v, at);
@@ -204,7 +204,7 @@ public final class DeviceRegion implements Region {
             }
         }
         MappedView v = view;
-        if (v != null) {
+        if (v != null && v != w) { // a view tried above as w has no chunk for this access
             long at = v.locate(offset, 4);
             if (at >= 0) {
                 int value = load32(v, at);
@@ -231,7 +231,7 @@ public final class DeviceRegion implements Region {
             }
         }
         MappedView v = view;
-        if (v != null) {
+        if (v != null && v != w) { // a view tried above as w has no chunk for this access
             long at = v.locate(offset, 8);
             if (at >= 0) {
                 long value = load64(v, at);
@@ -301,7 +301,7 @@ public final class DeviceRegion implements Region {
             return;
         }
         MappedView v = writeView;
-        if (v != null) {
+        if (v != null && v != w) { // a view tried above as w has no chunk for this access
             long at = v.locate(offset, 1);
             if (at >= 0) {
                 store8(v, at, value);
@@ -324,7 +324,7 @@ public final class DeviceRegion implements Region {
             return;
         }
         MappedView v = writeView;
-        if (v != null) {
+        if (v != null && v != w) { // a view tried above as w has no chunk for this access
             long at = v.locate(offset, 2);
             if (at >= 0) {
                 store16(v, at, value);
@@ -347,7 +347,7 @@ public final class DeviceRegion implements Region {
             return;
         }
         MappedView v = writeView;
-        if (v != null) {
+        if (v != null && v != w) { // a view tried above as w has no chunk for this access
             long at = v.locate(offset, 4);
             if (at >= 0) {
                 store32(v, at, value);
@@ -370,7 +370,7 @@ public final class DeviceRegion implements Region {
             return;
         }
         MappedView v = writeView;
-        if (v != null) {
+        if (v != null && v != w) { // a view tried above as w has no chunk for this access
             long at = v.locate(offset, 8);
             if (at >= 0) {
                 store64(v, at, value);
